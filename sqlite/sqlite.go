@@ -1,0 +1,184 @@
+// Package sqlite is the embedded storage engine of unspoof: one SQLite file in WAL mode with a
+// single writer connection and a pool of readers. Its schema lives in migrations/*.sql, applied
+// in order when the file is opened.
+package sqlite
+
+import (
+	"context"
+	"database/sql"
+	"embed"
+	"fmt"
+	"io/fs"
+	"net/url"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"
+
+	"github.com/unspoof/unspoof"
+)
+
+//go:embed migrations/*.sql
+var migrations embed.FS
+
+// DB is an open SQLite evidence store.
+type DB struct {
+	path string
+	w    *sql.DB // one connection: SQLite has one writer at a time
+	r    *sql.DB // readers
+
+	// Now returns the current time; tests may replace it.
+	Now func() time.Time
+}
+
+var _ unspoof.EvidenceStore = (*DB)(nil)
+
+// Open opens (creating if need be) the SQLite database at path and brings its schema up to date.
+func Open(ctx context.Context, path string) (*DB, error) {
+	if path == "" {
+		return nil, unspoof.Errorf(unspoof.EINVALID, "sqlite: no database path")
+	}
+	db := &DB{path: path, Now: time.Now}
+	var err error
+	if db.w, err = sql.Open("sqlite3", dsn(path, false)); err != nil {
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.w.SetMaxOpenConns(1)
+	db.w.SetConnMaxLifetime(0)
+	if db.r, err = sql.Open("sqlite3", dsn(path, true)); err != nil {
+		db.w.Close()
+		return nil, fmt.Errorf("open %s: %w", path, err)
+	}
+	db.r.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	if err := db.migrate(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("migrate %s: %w", path, err)
+	}
+	return db, nil
+}
+
+// dsn builds the connection string: busy_timeout is set first so that every later pragma
+// waits for a lock rather than failing.
+func dsn(path string, readOnly bool) string {
+	q := url.Values{}
+	q.Set("_busy_timeout", "10000")
+	q.Set("_journal_mode", "WAL")
+	q.Set("_foreign_keys", "on")
+	q.Set("_synchronous", "NORMAL")
+	q.Set("_cache_size", "-131072") // 128 MiB of page cache
+	if readOnly {
+		q.Set("mode", "ro")
+	} else {
+		q.Set("_txlock", "immediate")
+	}
+	return "file:" + path + "?" + q.Encode()
+}
+
+// Close closes the database.
+func (db *DB) Close() error {
+	var err error
+	if db.r != nil {
+		err = db.r.Close()
+	}
+	if db.w != nil {
+		if e := db.w.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// Path returns the database file's path.
+func (db *DB) Path() string { return db.path }
+
+// migrate applies, in name order, every embedded migration not yet recorded in
+// schema_migrations, each in its own transaction.
+func (db *DB) migrate(ctx context.Context) error {
+	if _, err := db.w.ExecContext(ctx, `CREATE TABLE IF NOT EXISTS schema_migrations (
+		name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)`); err != nil {
+		return err
+	}
+	names, err := fs.Glob(migrations, "migrations/*.sql")
+	if err != nil {
+		return err
+	}
+	sort.Strings(names)
+	for _, name := range names {
+		if err := db.migrateOne(ctx, name); err != nil {
+			return fmt.Errorf("%s: %w", name, err)
+		}
+	}
+	return nil
+}
+
+func (db *DB) migrateOne(ctx context.Context, name string) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	var n int
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM schema_migrations WHERE name = ?`, name).Scan(&n); err != nil {
+		return err
+	}
+	if n > 0 {
+		return nil
+	}
+	body, err := fs.ReadFile(migrations, name)
+	if err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, string(body)); err != nil {
+		return err
+	}
+	if _, err := tx.ExecContext(ctx, `INSERT INTO schema_migrations (name, applied_at) VALUES (?, ?)`, name, db.Now().Unix()); err != nil {
+		return err
+	}
+	return tx.Commit()
+}
+
+// unixOrNull stores a zero time as NULL.
+func unixOrNull(t time.Time) any {
+	if t.IsZero() {
+		return nil
+	}
+	return t.Unix()
+}
+
+func timeOrZero(v sql.NullInt64) time.Time {
+	if !v.Valid {
+		return time.Time{}
+	}
+	return time.Unix(v.Int64, 0).UTC()
+}
+
+func nullString(s string) any {
+	if s == "" {
+		return nil
+	}
+	return s
+}
+
+func boolInt(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
+// translate maps driver errors to domain errors.
+func translate(err error) error {
+	switch {
+	case err == nil:
+		return nil
+	case err == sql.ErrNoRows:
+		return unspoof.Errorf(unspoof.ENOTFOUND, "not found")
+	case strings.Contains(err.Error(), "UNIQUE constraint failed"):
+		return &unspoof.Error{Code: unspoof.ECONFLICT, Message: err.Error()}
+	case strings.Contains(err.Error(), "FOREIGN KEY constraint failed"):
+		return &unspoof.Error{Code: unspoof.EINVALID, Message: err.Error()}
+	}
+	return err
+}
