@@ -12,7 +12,9 @@ if [ ${#need_apt[@]} -gt 0 ]; then
 fi
 command -v go >/dev/null || { echo "test.sh: Go 1.26 is needed (https://go.dev/dl)" >&2; exit 1; }
 
-# A throwaway PostgreSQL: installed from Debian if missing, in a temp dir, on loopback.
+# A throwaway PostgreSQL: installed from Debian if missing, in a temp dir of its own (so a
+# developer's running cluster is left alone), on loopback.
+export UNSPOOF_PG_DIR="${TMPDIR:-/tmp}/unspoof-pg-test-$$"
 dsn=$(scripts/pg-test-cluster.sh start)
 trap 'scripts/pg-test-cluster.sh stop >/dev/null 2>&1 || true' EXIT
 export UNSPOOF_TEST_PG="$dsn"

@@ -100,6 +100,7 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 	root.PersistentFlags().StringVar(&g.db, "db", envOr("UNSPOOF_DB", "unspoof.db"), "SQLite file or postgres:// URL of the evidence store")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail (may include full phone numbers)")
 	root.AddCommand(
+		newDemoCmd(g),
 		newSimulateCmd(),
 		newIngestCmd(g),
 		newStatsCmd(g),
