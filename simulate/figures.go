@@ -1,6 +1,9 @@
 package simulate
 
 import (
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
+
 	"fmt"
 	"io"
 	"math"
@@ -194,19 +197,6 @@ func num(v float64, r Row) string {
 }
 
 // group writes n with thousands separators.
-func group(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func group(n int64) string { return english.Sprintf("%d", n) }
+
+var english = message.NewPrinter(language.English)

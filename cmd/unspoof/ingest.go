@@ -14,6 +14,8 @@ import (
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
+	"golang.org/x/text/language"
+	"golang.org/x/text/message"
 
 	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/ingest"
@@ -214,23 +216,11 @@ func perSecond(n int64, d time.Duration) int64 {
 	return int64(float64(n) / d.Seconds())
 }
 
+// english formats numbers for people: 10,000,000.
+var english = message.NewPrinter(language.English)
+
 // count formats n with thousands separators: 10,000,000.
-func count(n int64) string {
-	s := fmt.Sprint(n)
-	neg := strings.HasPrefix(s, "-")
-	s = strings.TrimPrefix(s, "-")
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	if neg {
-		return "-" + b.String()
-	}
-	return b.String()
-}
+func count(n int64) string { return english.Sprintf("%d", n) }
 
 func truncate(s string, n int) string {
 	if len(s) <= n {

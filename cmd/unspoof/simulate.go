@@ -112,10 +112,10 @@ func summaryLine(m *simulate.Manifest, dir string, d time.Duration) string {
 		bad += fi.BadRows
 	}
 	s := fmt.Sprintf("simulate: %s calls, %s accounts, %s callees (%s defrauded, %s would report), £%s paid",
-		simulateCount(f.Calls), simulateCount(f.Accounts), simulateCount(f.Callees), simulateCount(f.Defrauded),
-		simulateCount(f.Reports), simulateCount(int64(math.Round(f.PaidGBP))))
+		count(f.Calls), count(f.Accounts), count(f.Callees), count(f.Defrauded),
+		count(f.Reports), count(int64(math.Round(f.PaidGBP))))
 	if bad > 0 {
-		s += fmt.Sprintf(", %s bad rows", simulateCount(bad))
+		s += fmt.Sprintf(", %s bad rows", count(bad))
 	}
 	return s + fmt.Sprintf(" → %s (preset %s, scale %g, seed %d) in %s",
 		dir, m.Preset, m.Scale, m.Seed, d.Round(10*time.Millisecond))
@@ -189,17 +189,3 @@ func runSimulateCheck(ctx context.Context, w io.Writer, dir string) error {
 }
 
 // simulateCount writes n with thousands separators.
-func simulateCount(n int64) string {
-	s := fmt.Sprint(n)
-	if n < 0 {
-		return "-" + simulateCount(-n)
-	}
-	var b strings.Builder
-	for i, c := range s {
-		if i > 0 && (len(s)-i)%3 == 0 {
-			b.WriteByte(',')
-		}
-		b.WriteRune(c)
-	}
-	return b.String()
-}
