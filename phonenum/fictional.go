@@ -1,7 +1,5 @@
 package phonenum
 
-import "strings"
-
 // fictionalRanges are E.164 prefixes followed by the count of digits that must follow. Ofcom
 // reserves these UK ranges for drama; NANP reserves 555-0100…555-0199 in every area code.
 var fictionalRanges = []struct {
@@ -24,12 +22,15 @@ var fictionalRanges = []struct {
 
 // IsFictional reports whether e164 lies in a range reserved for drama and fiction: Ofcom's
 // (07700 900xxx, 020 7946 0xxx, 01632 960xxx and the others) or North America's 555-01xx.
-func IsFictional(e164 string) bool {
+func IsFictional(e164 string) bool { return isFictional(e164) }
+
+// isFictional is IsFictional for a string or, without copying it, a byte slice.
+func isFictional[T string | []byte](e164 T) bool {
 	for _, r := range fictionalRanges {
-		if len(e164) == len(r.prefix)+r.rest && strings.HasPrefix(e164, r.prefix) {
+		if len(e164) == len(r.prefix)+r.rest && string(e164[:len(r.prefix)]) == r.prefix {
 			return true
 		}
 	}
 	// +1 NPA 555 01XX
-	return len(e164) == 12 && e164[:2] == "+1" && e164[5:10] == "55501"
+	return len(e164) == 12 && string(e164[:2]) == "+1" && string(e164[5:10]) == "55501"
 }

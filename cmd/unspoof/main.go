@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
 	"github.com/spf13/cobra"
@@ -62,8 +63,9 @@ type usageError struct{ error }
 
 // globals are the settings every subcommand shares.
 type globals struct {
-	db      string
-	verbose bool
+	db         string
+	verbose    bool
+	cpuprofile string
 	stdout  io.Writer
 	stderr  io.Writer
 	logger  *slog.Logger
@@ -86,12 +88,27 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
   unspoof stats`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
-		PersistentPreRun: func(cmd *cobra.Command, args []string) {
+		PersistentPreRunE: func(cmd *cobra.Command, args []string) error {
 			level := slog.LevelInfo
 			if g.verbose {
 				level = slog.LevelDebug
 			}
 			g.logger = slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: level}))
+			if g.cpuprofile != "" {
+				f, err := os.Create(g.cpuprofile)
+				if err != nil {
+					return usageError{fmt.Errorf("--cpuprofile: %w", err)}
+				}
+				if err := pprof.StartCPUProfile(f); err != nil {
+					return err
+				}
+			}
+			return nil
+		},
+		PersistentPostRun: func(cmd *cobra.Command, args []string) {
+			if g.cpuprofile != "" {
+				pprof.StopCPUProfile()
+			}
 		},
 	}
 	root.SetOut(stdout)
@@ -99,6 +116,8 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 	root.SetFlagErrorFunc(func(cmd *cobra.Command, err error) error { return usageError{err} })
 	root.PersistentFlags().StringVar(&g.db, "db", envOr("UNSPOOF_DB", "unspoof.db"), "SQLite file or postgres:// URL of the evidence store")
 	root.PersistentFlags().BoolVarP(&g.verbose, "verbose", "v", false, "log debug detail (may include full phone numbers)")
+	root.PersistentFlags().StringVar(&g.cpuprofile, "cpuprofile", "", "write a CPU profile to this file (for performance work)")
+	root.PersistentFlags().MarkHidden("cpuprofile")
 	root.AddCommand(
 		newDemoCmd(g),
 		newSimulateCmd(),
