@@ -29,6 +29,7 @@ func Run(t *testing.T, open Opener) {
 		{"DuplicateAccount", testDuplicateAccount},
 		{"CallsBatchBoundaries", testCallsBatchBoundaries},
 		{"FindCallsFilters", testFindCallsFilters},
+		{"LargeLoads", testLargeLoads},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -316,6 +317,67 @@ func testFindCallsFilters(t *testing.T, open Opener) {
 	if calls, n, err := s.FindCalls(ctx, unspoof.CallFilter{CalleeE164: &none}); err != nil || n != 0 || len(calls) != 0 {
 		t.Errorf("FindCalls(unknown callee) = %d, %d, %v", len(calls), n, err)
 	}
+}
+
+// testLargeLoads: a source that says it is large lets an engine defer its index and constraint
+// upkeep to the end of the load; a good large load must still be found by every index, and a
+// failed one must leave the store, indexes included, as it was.
+func testLargeLoads(t *testing.T, open Opener) {
+	s := open(t)
+	ids := fixture(t, s)
+	ctx := context.Background()
+	add := func(l unspoof.Loader, n int, account int64) error {
+		for j := range n {
+			e164 := fmt.Sprintf("+4474%08d", j%500)
+			if err := l.AddCall(ctx, &unspoof.Call{AccountID: account, StartedAt: t0.Add(time.Duration(j) * time.Second),
+				Duration: 61 * time.Second, Status: "answered", CLI: unspoof.Phone{Raw: "x"},
+				Callee: uk(e164, e164), Ref: unspoof.Ref{SourceRow: int64(j + 2)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	big := source(unspoof.KindCalls, "big1")
+	big.Size = 1 << 32
+	must(t, s.Load(ctx, big, func(l unspoof.Loader) error { return add(l, 3000, ids["U2"]) }))
+	boom := errors.New("disk full")
+	big2 := source(unspoof.KindCalls, "big2")
+	big2.Size = 1 << 32
+	if err := s.Load(ctx, big2, func(l unspoof.Loader) error {
+		if err := add(l, 2000, ids["U3"]); err != nil {
+			return err
+		}
+		return boom
+	}); !errors.Is(err, boom) {
+		t.Fatalf("failed large load: error %v", err)
+	}
+	// A large load naming an account that does not exist fails as a whole, whatever the engine
+	// checks at the end rather than per row.
+	big3 := source(unspoof.KindCalls, "big3")
+	big3.Size = 1 << 32
+	err := s.Load(ctx, big3, func(l unspoof.Loader) error {
+		if err := add(l, 1000, ids["U3"]); err != nil {
+			return err
+		}
+		return add(l, 1, 987654321)
+	})
+	if code := unspoof.ErrorCode(err); code != unspoof.EINVALID {
+		t.Fatalf("large load with an unknown account: error %v (code %q), want EINVALID", err, code)
+	}
+	assertCalls(t, s, 7+3000)
+	callee := "+447400000007"
+	calls, n, err := s.FindCalls(ctx, unspoof.CallFilter{CalleeE164: &callee})
+	must(t, err)
+	if n != 6 || len(calls) != 6 || calls[0].SourceRow != 9 {
+		t.Errorf("calls to %s after large loads: %d (first from line %d), want 6 from line 9", callee, n, calls[0].SourceRow)
+	}
+	acct := ids["U3"]
+	if _, n, err := s.FindCalls(ctx, unspoof.CallFilter{AccountID: &acct}); err != nil || n != 2 {
+		t.Errorf("calls of U3 after failed large loads: %d, %v; want the fixture's 2", n, err)
+	}
+	// And an ordinary load still works after them.
+	must(t, s.Load(ctx, source(unspoof.KindCalls, "small"), func(l unspoof.Loader) error { return add(l, 10, ids["U1"]) }))
+	assertCalls(t, s, 7+3000+10)
 }
 
 func assertCalls(t *testing.T, s unspoof.EvidenceStore, want int64) {
