@@ -23,6 +23,11 @@ WHERE id = $5`
 // the Loader's methods); an error in a row may therefore be returned by a later Add call, or by
 // Load itself, and names the source row at fault where the server says which it was. The Loader
 // must not be used after fn returns, nor from two goroutines.
+//
+// A calls or complaints file large next to what its table holds (judged from src.Size) is
+// loaded with the table's secondary indexes and foreign keys dropped, and both rebuilt before
+// the commit (see bulkLoad): while it loads, other loads wait, and so do readers of the tables
+// the keys join (calls, accounts and sources for a calls file).
 func (db *DB) Load(ctx context.Context, src *unspoof.Source, fn func(unspoof.Loader) error) (err error) {
 	if _, err := db.FindSourceByDigest(ctx, src.Kind, src.SHA256); err == nil {
 		return alreadyLoaded(src)
@@ -31,6 +36,10 @@ func (db *DB) Load(ctx context.Context, src *unspoof.Source, fn func(unspoof.Loa
 	}
 	if src.IngestedAt.IsZero() {
 		src.IngestedAt = db.Now().UTC().Truncate(time.Second)
+	}
+	bulk, err := db.planBulk(ctx, src)
+	if err != nil {
+		return err
 	}
 	tx, err := db.pool.Begin(ctx)
 	if err != nil {
@@ -47,6 +56,12 @@ func (db *DB) Load(ctx context.Context, src *unspoof.Source, fn func(unspoof.Loa
 		defer cancel()
 		tx.Rollback(rctx)
 	}()
+	if bulk != nil {
+		if err := bulk.begin(ctx, tx); err != nil {
+			return err
+		}
+		l.widen(bulk.table)
+	}
 
 	if err := tx.QueryRow(ctx, insertSource, string(src.Kind), src.Name, src.SHA256, src.Size, src.Region,
 		src.Synthetic, src.IngestedAt, src.IngestedBy).Scan(&src.ID); err != nil {
@@ -61,6 +76,11 @@ func (db *DB) Load(ctx context.Context, src *unspoof.Source, fn func(unspoof.Loa
 	}
 	if err := l.idle(); err != nil {
 		return err
+	}
+	if bulk != nil {
+		if err := bulk.finish(ctx, tx, src.ID); err != nil {
+			return err
+		}
 	}
 	if _, err := tx.Exec(ctx, updateSourceCounts, src.RowsRead, src.RowsLoaded, src.RowsQuarantined,
 		src.QuarantinePath, src.ID); err != nil {
@@ -125,6 +145,16 @@ func (l *loader) close() {
 	l.closed = true
 	for _, s := range []interface{ abort() }{l.accounts, l.payments, l.calls, l.orgNumbers, l.complaints} {
 		s.abort()
+	}
+}
+
+// widen lets each COPY into table carry bulkCopyRows rows, once its foreign keys are dropped.
+func (l *loader) widen(table string) {
+	switch table {
+	case "calls":
+		l.calls.limit = bulkCopyRows
+	case "complaints":
+		l.complaints.limit = bulkCopyRows
 	}
 }
 

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/url"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -540,7 +541,7 @@ func TestMigrate(t *testing.T) {
 	}
 	wg.Wait()
 	must(t, errors.Join(errs...))
-	if v := query(t, dsn, `SELECT count(*), min(version), min(name) FROM schema_migrations`); fmt.Sprint(v) != "[1 1 0001_evidence.sql]" {
+	if v := query(t, dsn, `SELECT count(*), min(version), min(name) FROM schema_migrations`); fmt.Sprint(v) != "[2 1 0001_evidence.sql]" {
 		t.Errorf("schema_migrations: %v", v)
 	}
 
@@ -615,7 +616,9 @@ func loadSyntheticCalls(b *testing.B, db *postgres.DB, accounts []int64, digest 
 	b.Helper()
 	ctx := context.Background()
 	rng := uint64(len(digest)) + 1
-	if err := db.Load(ctx, source(unspoof.KindCalls, digest), func(l unspoof.Loader) error {
+	src := source(unspoof.KindCalls, digest)
+	src.Size = int64(n) * 100 // as a CSV file of these calls would be, so Load judges it as it would the file
+	if err := db.Load(ctx, src, func(l unspoof.Loader) error {
 		var c unspoof.Call
 		for row := range n {
 			rng ^= rng << 13
@@ -649,5 +652,266 @@ func syntheticCall(c *unspoof.Call, accounts []int64, r uint64, row int) {
 		c.Callee = unspoof.Phone{Raw: fmt.Sprintf("07700 %06d", callee), E164: fmt.Sprintf("+447700%06d", callee), Region: "GB", LineType: "mobile", Valid: true}
 	} else {
 		c.Callee = unspoof.Phone{Raw: fmt.Sprintf("(202) 5%06d", callee), E164: fmt.Sprintf("+12025%06d", callee), Region: "US", LineType: "fixed_line_or_mobile", Valid: true}
+	}
+}
+
+// bigSource is a source whose file is large enough for Load to defer the upkeep of its
+// table's indexes and foreign keys to the end of the load.
+func bigSource(kind unspoof.Kind, digest string) *unspoof.Source {
+	s := source(kind, digest)
+	s.Size = 1 << 30
+	return s
+}
+
+// schemaOf lists the indexes and constraints of calls and complaints as the catalog has them,
+// each with its oid, which a rebuild changes.
+func schemaOf(t *testing.T, dsn string) string {
+	t.Helper()
+	return query(t, dsn, `
+SELECT string_agg(x, E'\n' ORDER BY x) FROM (
+	SELECT format('%s %s valid=%s', i.indexrelid, pg_get_indexdef(i.indexrelid), i.indisvalid) AS x
+	FROM pg_index i WHERE i.indrelid IN ('calls'::regclass, 'complaints'::regclass)
+	UNION ALL
+	SELECT format('%s %s %s %s validated=%s', k.oid, k.conrelid::regclass, k.conname, pg_get_constraintdef(k.oid), k.convalidated)
+	FROM pg_constraint k WHERE k.conrelid IN ('calls'::regclass, 'complaints'::regclass)
+) s`)[0].(string)
+}
+
+// withoutOIDs drops the leading oid of each line of a schemaOf listing.
+func withoutOIDs(s string) string {
+	lines := strings.Split(s, "\n")
+	for i, l := range lines {
+		_, lines[i], _ = strings.Cut(l, " ")
+	}
+	slices.Sort(lines)
+	return strings.Join(lines, "\n")
+}
+
+func TestBulkLoad(t *testing.T) {
+	t.Parallel()
+	db, dsn := setup(t)
+	ctx := context.Background()
+	ids := loadAccounts(t, db, "a1", "U1", "U2")
+	before := schemaOf(t, dsn)
+	if !strings.Contains(before, "calls_callee") || !strings.Contains(before, "calls_account_id_fkey") ||
+		!strings.Contains(before, "complaints_caller") || !strings.Contains(before, "complaints_source_id_fkey") {
+		t.Fatalf("schema lacks what the test checks:\n%s", before)
+	}
+
+	src := bigSource(unspoof.KindCalls, "c1")
+	const n = 3000
+	must(t, db.Load(ctx, src, func(l unspoof.Loader) error {
+		for i := range n {
+			if err := l.AddCall(ctx, call(ids[i%2], i+2, gb(fmt.Sprintf("+447700%06d", i%100)), i%120)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	must(t, db.Load(ctx, bigSource(unspoof.KindComplaints, "x1"), func(l unspoof.Loader) error {
+		for i := range n {
+			if err := l.AddComplaint(ctx, &unspoof.Complaint{Caller: gb("+447700900001"), Ref: unspoof.Ref{SourceRow: int64(i + 2)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	after := schemaOf(t, dsn)
+	if withoutOIDs(after) != withoutOIDs(before) {
+		t.Errorf("indexes and constraints after a bulk load:\n%s\nwant\n%s", after, before)
+	}
+	for _, name := range []string{"calls_callee", "calls_account_id_fkey", "complaints_caller", "complaints_source_id_fkey"} {
+		if oid := func(s string) string {
+			for l := range strings.Lines(s) {
+				if strings.Contains(l, " "+name+" ") {
+					return strings.Fields(l)[0]
+				}
+			}
+			return ""
+		}; oid(after) == oid(before) {
+			t.Errorf("%s was not rebuilt by a bulk load", name)
+		}
+	}
+	callee := "+447700000007"
+	calls, total, err := db.FindCalls(ctx, unspoof.CallFilter{CalleeE164: &callee, AccountID: &ids[1]})
+	must(t, err)
+	if total != n/100 || len(calls) != n/100 || calls[0].SourceID != src.ID || calls[0].SourceRow != 9 {
+		t.Errorf("FindCalls after a bulk load: %d calls (total %d), first %+v", len(calls), total, calls[0])
+	}
+	if v := query(t, dsn, `SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM complaints)`); fmt.Sprint(v) != "[3000 3000]" {
+		t.Errorf("calls, complaints = %v", v)
+	}
+
+	// A second file no larger than half the table is loaded row by row: nothing is rebuilt.
+	small := source(unspoof.KindCalls, "c2")
+	small.Size = 40 * n / 2
+	must(t, db.Load(ctx, small, func(l unspoof.Loader) error {
+		return l.AddCall(ctx, call(ids[0], 2, gb("+447700900001"), 1))
+	}))
+	if got := schemaOf(t, dsn); got != after {
+		t.Errorf("a small load changed the schema:\n%s\nwant\n%s", got, after)
+	}
+}
+
+// TestBulkLoadFailureKeepsSchema checks that a bulk load that fails, at any stage, leaves every
+// index and constraint exactly as it was, and none of its rows.
+func TestBulkLoadFailureKeepsSchema(t *testing.T) {
+	t.Parallel()
+	db, dsn := setup(t)
+	ctx := context.Background()
+	ids := loadAccounts(t, db, "a1", "U1")
+	before := schemaOf(t, dsn)
+	boom := errors.New("boom")
+	addCalls := func(l unspoof.Loader, ctx context.Context, n int, bad int) error {
+		for i := range n {
+			acct := ids[0]
+			if i == bad {
+				acct = 999999
+			}
+			if err := l.AddCall(ctx, call(acct, i+2, gb("+447700900001"), 61)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
+	cancelled, cancel := context.WithCancel(ctx)
+	defer cancel()
+	for _, tt := range []struct {
+		name string
+		ctx  context.Context
+		fn   func(l unspoof.Loader) error
+		code string // of the error, or "" for boom
+		want string // in its message
+	}{
+		{"fn fails", ctx, func(l unspoof.Loader) error {
+			if err := addCalls(l, ctx, 140_000, -1); err != nil {
+				return err
+			}
+			return boom
+		}, "", ""},
+		{"cancelled", cancelled, func(l unspoof.Loader) error {
+			if err := addCalls(l, cancelled, 5000, -1); err != nil {
+				return err
+			}
+			cancel()
+			return nil
+		}, "", ""},
+		{"unknown account", ctx, func(l unspoof.Loader) error {
+			return addCalls(l, ctx, 200_000, 150_000)
+		}, unspoof.EINVALID, "source row 150002"},
+		{"NUL in text", ctx, func(l unspoof.Loader) error {
+			for i := range 5 {
+				c := call(ids[0], i+2, gb("+447700900001"), 0)
+				if i == 2 {
+					c.Status = "bad\x00"
+				}
+				if err := l.AddCall(ctx, c); err != nil {
+					return err
+				}
+			}
+			return nil
+		}, unspoof.EINVALID, "source row 4"},
+	} {
+		err := db.Load(tt.ctx, bigSource(unspoof.KindCalls, tt.name), tt.fn)
+		t.Logf("%s: %v", tt.name, err)
+		switch {
+		case err == nil:
+			t.Errorf("%s: Load succeeded", tt.name)
+		case tt.code == "" && tt.name == "fn fails" && !errors.Is(err, boom):
+			t.Errorf("%s: Load = %v, want fn's error", tt.name, err)
+		case tt.code != "" && (unspoof.ErrorCode(err) != tt.code || !strings.Contains(unspoof.ErrorMessage(err), tt.want)):
+			t.Errorf("%s: error %q (%s), want code %s and %q in the message", tt.name, err, unspoof.ErrorCode(err), tt.code, tt.want)
+		}
+		if got := schemaOf(t, dsn); got != before {
+			t.Errorf("%s: indexes and constraints after the failed load:\n%s\nwant\n%s", tt.name, got, before)
+		}
+		if v := query(t, dsn, `SELECT (SELECT count(*) FROM calls), (SELECT count(*) FROM sources)`); fmt.Sprint(v) != "[0 1]" {
+			t.Errorf("%s: calls, sources = %v, want [0 1]", tt.name, v)
+		}
+	}
+	if unspoof.ErrorCode(db.Load(ctx, bigSource(unspoof.KindCalls, "c1"), func(l unspoof.Loader) error {
+		return addCalls(l, ctx, 10, 5)
+	})) != unspoof.EINVALID {
+		t.Error("a bulk load with an unknown account did not fail with EINVALID")
+	}
+}
+
+// TestBulkLoadsQueue runs two bulk loads and a small one at once: they take their locks in
+// the same order, so they wait for each other rather than deadlock.
+func TestBulkLoadsQueue(t *testing.T) {
+	t.Parallel()
+	db, dsn := setup(t)
+	ctx := context.Background()
+	ids := loadAccounts(t, db, "a1", "U1")
+	var wg sync.WaitGroup
+	errs := make([]error, 3)
+	for i := range errs {
+		wg.Go(func() {
+			src := bigSource(unspoof.KindCalls, fmt.Sprint("c", i))
+			if i == 2 {
+				src = source(unspoof.KindCalls, "small")
+			}
+			errs[i] = db.Load(ctx, src, func(l unspoof.Loader) error {
+				for j := range 20_000 {
+					if err := l.AddCall(ctx, call(ids[0], j+2, gb("+447700900001"), 61)); err != nil {
+						return err
+					}
+				}
+				return nil
+			})
+		})
+	}
+	wg.Wait()
+	must(t, errors.Join(errs...))
+	if v := query(t, dsn, `SELECT count(*) FROM calls`); fmt.Sprint(v) != "[60000]" {
+		t.Errorf("calls = %v, want [60000]", v)
+	}
+}
+
+// TestBulkLoadNotOwner loads a large file as a role that may write the tables but not alter
+// them: the load goes row by row and leaves the schema alone.
+func TestBulkLoadNotOwner(t *testing.T) {
+	t.Parallel()
+	_, dsn := setup(t)
+	u, err := url.Parse(dsn)
+	if err != nil || u.Scheme != "postgres" {
+		t.Skipf("UNSPOOF_TEST_PG is not a postgres:// URL")
+	}
+	role := "unspoof_loader_" + strings.ToLower(rand.Text()[:12])
+	ctx := context.Background()
+	admin := func(sql string) {
+		conn, err := pgx.Connect(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer conn.Close(ctx)
+		if _, err := conn.Exec(ctx, sql); err != nil {
+			t.Fatalf("%s: %v", sql, err)
+		}
+	}
+	admin(`CREATE ROLE ` + role + ` LOGIN`)
+	t.Cleanup(func() { admin(`DROP OWNED BY ` + role + `; DROP ROLE ` + role) })
+	admin(`GRANT SELECT, INSERT, UPDATE ON ALL TABLES IN SCHEMA public TO ` + role +
+		`; GRANT USAGE ON ALL SEQUENCES IN SCHEMA public TO ` + role)
+	u.User = url.User(role)
+	db, err := postgres.Open(ctx, u.String(), postgres.WithMigrate(false))
+	must(t, err)
+	defer db.Close()
+
+	ids := loadAccounts(t, db, "a1", "U1")
+	before := schemaOf(t, dsn)
+	must(t, db.Load(ctx, bigSource(unspoof.KindCalls, "c1"), func(l unspoof.Loader) error {
+		for i := range 1000 {
+			if err := l.AddCall(ctx, call(ids[0], i+2, gb("+447700900001"), 61)); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	if got := schemaOf(t, dsn); got != before {
+		t.Errorf("a load by a role that does not own calls changed its schema:\n%s\nwant\n%s", got, before)
+	}
+	if v := query(t, dsn, `SELECT count(*) FROM calls`); fmt.Sprint(v) != "[1000]" {
+		t.Errorf("calls = %v, want [1000]", v)
 	}
 }
