@@ -101,7 +101,6 @@ start() {
 			max_wal_size = 8GB
 			checkpoint_timeout = 30min
 			shared_buffers = 512MB
-			maintenance_work_mem = 256MB
 			dynamic_shared_memory_type = mmap
 			log_min_messages = warning
 		EOF
