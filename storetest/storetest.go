@@ -30,6 +30,8 @@ func Run(t *testing.T, open Opener) {
 		{"CallsBatchBoundaries", testCallsBatchBoundaries},
 		{"FindCallsFilters", testFindCallsFilters},
 		{"LargeLoads", testLargeLoads},
+		{"VictimsRank", testVictimsRank},
+		{"VictimsRerankKeepsCodes", testVictimsRerankKeepsCodes},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

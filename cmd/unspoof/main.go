@@ -66,9 +66,9 @@ type globals struct {
 	db         string
 	verbose    bool
 	cpuprofile string
-	stdout  io.Writer
-	stderr  io.Writer
-	logger  *slog.Logger
+	stdout     io.Writer
+	stderr     io.Writer
+	logger     *slog.Logger
 }
 
 func newRootCmd(stdout, stderr io.Writer) *cobra.Command {
@@ -125,6 +125,8 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 		newStatsCmd(g),
 		newSourcesCmd(g),
 		newMigrateCmd(g),
+		newVictimsCmd(g),
+		newEvaluateCmd(g),
 	)
 	return root
 }

@@ -1,0 +1,469 @@
+package main
+
+import (
+	"context"
+	"encoding/csv"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"text/tabwriter"
+	"time"
+
+	"github.com/spf13/cobra"
+
+	"github.com/unspoof/unspoof"
+	"github.com/unspoof/unspoof/phonenum"
+	"github.com/unspoof/unspoof/victim"
+)
+
+// caseStore is an evidence store with its victims table: both engines are one.
+type caseStore interface {
+	unspoof.EvidenceStore
+	unspoof.VictimStore
+}
+
+// openCase opens the store --db names, as a caseStore.
+func (g *globals) openCase(ctx context.Context) (caseStore, error) {
+	s, err := g.openStore(ctx)
+	if err != nil {
+		return nil, err
+	}
+	cs, ok := s.(caseStore)
+	if !ok {
+		s.Close()
+		return nil, fmt.Errorf("store %T keeps no victims", s)
+	}
+	return cs, nil
+}
+
+// rankFlags are the flags that say how numbers are ranked, shared by victims rank, explain and
+// evaluate.
+type rankFlags struct {
+	rule    string
+	minDur  time.Duration
+	country string
+	abroad  bool
+}
+
+func (f *rankFlags) add(cmd *cobra.Command, withRule bool) {
+	if withRule {
+		cmd.Flags().StringVar(&f.rule, "rule", victim.RuleScore, "ranking rule: "+strings.Join(victim.Rules, " or "))
+	}
+	cmd.Flags().DurationVar(&f.minDur, "min-duration", victim.DefaultMinDuration, "a long call lasts more than this")
+	cmd.Flags().StringVar(&f.country, "country", victim.DefaultCountry, "numbers to rank: GB (+44) or ALL")
+	cmd.Flags().BoolVar(&f.abroad, "abroad", false, "give numbers outside the UK an alert channel (normally none)")
+}
+
+func (f *rankFlags) config(rule string) (victim.Config, error) {
+	if !slices.Contains(victim.Rules, rule) {
+		return victim.Config{}, usageError{fmt.Errorf("unknown rule %q: --rule takes %s", rule, strings.Join(victim.Rules, ", "))}
+	}
+	if f.minDur <= 0 {
+		return victim.Config{}, usageError{fmt.Errorf("--min-duration must be above 0, got %s", f.minDur)}
+	}
+	return victim.Config{Rule: rule, MinDuration: f.minDur, Country: f.country, Abroad: f.abroad}, nil
+}
+
+func newVictimsCmd(g *globals) *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "victims",
+		Short: "Rank the numbers called, decide who to alert, list and export them",
+		Long: `victims builds the victims table from the evidence and shows it.
+
+Rules (--rule):
+  met-2022  the Metropolitan Police's rule for iSpoof: a UK number (+44) with at least one call
+            longer than --min-duration (60 s) made by an account of an identified suspect, a UK
+            user (accounts.country GB) who paid the service at least £100.
+  score     a transparent score (see "unspoof victims explain"): the same number of numbers as
+            met-2022 selects (top K by score, K = the met-2022 count), chosen among every UK
+            number called.
+
+Each victim gets a tier (the first fifth of the ranking high, the next 3/10 medium, the rest
+low), a channel (sms for a mobile, letter for another valid number, none for an invalid,
+fictional or non-UK number) and a reference code it keeps for good. Numbers of impersonated
+organisations are never victims. Opted-out and already-alerted numbers will be excluded through
+the status column once campaigns exist.`,
+		Example: `  unspoof victims rank --rule met-2022
+  unspoof victims rank --rule score --explain 07911123456
+  unspoof victims list --tier high --channel sms --limit 20
+  unspoof victims show 07911123456
+  unspoof victims export --format csv --out victims.csv`,
+	}
+	cmd.AddCommand(newVictimsRankCmd(g), newVictimsExplainCmd(g), newVictimsListCmd(g), newVictimsShowCmd(g),
+		newVictimsExportCmd(g))
+	return cmd
+}
+
+func newVictimsRankCmd(g *globals) *cobra.Command {
+	var (
+		f       rankFlags
+		explain string
+	)
+	cmd := &cobra.Command{
+		Use:   "rank --rule met-2022|score [--min-duration 60s] [--country GB]",
+		Short: "Build the victims table from the evidence (replaces the previous ranking)",
+		Long: `rank reads every call to the numbers of --country once, scores each number, selects those
+--rule alerts and replaces the victims table with them in one transaction. Numbers ranked before
+keep their reference codes.`,
+		Example: `  unspoof victims rank --rule met-2022
+  unspoof victims rank --rule score --min-duration 90s --explain "07911 123456"`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			cfg, err := f.config(f.rule)
+			if err != nil {
+				return err
+			}
+			var number string
+			if explain != "" {
+				if number, err = readNumber(explain); err != nil {
+					return err
+				}
+			}
+			s, err := g.openCase(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			start := time.Now()
+			r, err := victim.Rank(ctx, s, cfg)
+			if err != nil {
+				return err
+			}
+			ranked := time.Since(start)
+			if err := victim.Save(ctx, s, r); err != nil {
+				return err
+			}
+			g.logger.Debug("victims ranked", "rule", r.Rule, "numbers", len(r.Victims), "aggregate", ranked,
+				"total", time.Since(start))
+			printRankSummary(g.stdout, r, time.Since(start))
+			if number != "" {
+				fmt.Fprintln(g.stdout)
+				return printExplain(g.stdout, r, number)
+			}
+			return nil
+		},
+	}
+	f.add(cmd, true)
+	cmd.Flags().StringVar(&explain, "explain", "", "also print how `NUMBER` was scored")
+	return cmd
+}
+
+func printRankSummary(w io.Writer, r *victim.Ranking, d time.Duration) {
+	tiers, channels := map[string]int64{}, map[string]int64{}
+	for _, v := range r.Victims {
+		tiers[v.Tier]++
+		channels[v.Channel]++
+	}
+	fmt.Fprintf(w, "victims rank: rule %s selected %s of %s numbers called (met-2022 selects %s) in %s\n",
+		r.Rule, count(int64(len(r.Victims))), count(int64(r.Candidates)), count(int64(r.MetCount)), d.Round(time.Millisecond))
+	fmt.Fprintf(w, "  tiers: high %s, medium %s, low %s\n", count(tiers[victim.TierHigh]), count(tiers[victim.TierMedium]),
+		count(tiers[victim.TierLow]))
+	fmt.Fprintf(w, "  channels: sms %s, letter %s, none %s\n", count(channels[unspoof.ChannelSMS]),
+		count(channels[unspoof.ChannelLetter]), count(channels[unspoof.ChannelNone]))
+}
+
+// printExplain prints how number was scored: each feature, its value, weight and contribution.
+func printExplain(w io.Writer, r *victim.Ranking, number string) error {
+	v, ok := r.Find(number)
+	if !ok {
+		return unspoof.Errorf(unspoof.ENOTFOUND, "%s was not called (or is an organisation's number, or outside --country)", number)
+	}
+	sel := "not selected"
+	if v.Rank > 0 {
+		sel = fmt.Sprintf("rank %d of %d, tier %s", v.Rank, len(r.Victims), v.Tier)
+	}
+	fmt.Fprintf(w, "%s: score %.3f (%s by rule %s); met-2022 selects it: %v\n", number, v.Score, sel, r.Rule,
+		v.Identified && strings.HasPrefix(v.E164, "+44"))
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "  FEATURE\tVALUE\tWEIGHT\tCONTRIBUTION\tMEANING")
+	for _, t := range r.Explain(v) {
+		fmt.Fprintf(tw, "  %s\t%.3f\t%.2f\t%.3f\t%s\n", t.Feature, t.Value, t.Weight, t.Contribution(), t.Help)
+	}
+	fmt.Fprintf(tw, "  total\t\t\t%.3f\t\n", v.Score)
+	return tw.Flush()
+}
+
+// readNumber reads a number as typed (national or international) into E.164.
+func readNumber(raw string) (string, error) {
+	n, err := phonenum.Parse(raw, "GB")
+	if err != nil || n.E164 == "" {
+		return "", unspoof.Errorf(unspoof.EINVALID, "%q is not a phone number", raw)
+	}
+	return n.E164, nil
+}
+
+func newVictimsExplainCmd(g *globals) *cobra.Command {
+	var f rankFlags
+	cmd := &cobra.Command{
+		Use:   "explain NUMBER",
+		Short: "Print the score model's weights and how NUMBER was scored",
+		Long: `explain ranks the evidence again (without saving) and prints each feature of the score for
+NUMBER: its value, its weight and its part of the score. The weights are DefaultModel's in
+package victim, set by judgement, not fitted to any ground truth.`,
+		Example: `  unspoof victims explain 07911123456
+  unspoof victims explain +447911123456 --min-duration 90s`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			number, err := readNumber(args[0])
+			if err != nil {
+				return err
+			}
+			cfg, err := f.config(victim.RuleScore)
+			if err != nil {
+				return err
+			}
+			s, err := g.openCase(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			r, err := victim.Rank(ctx, s, cfg)
+			if err != nil {
+				return err
+			}
+			return printExplain(g.stdout, r, number)
+		},
+	}
+	f.add(cmd, false)
+	return cmd
+}
+
+func victimFilter(tier, channel string, limit, offset int) (unspoof.VictimFilter, error) {
+	var f unspoof.VictimFilter
+	if tier != "" {
+		if !slices.Contains([]string{victim.TierHigh, victim.TierMedium, victim.TierLow}, tier) {
+			return f, usageError{fmt.Errorf("unknown --tier %q: high, medium or low", tier)}
+		}
+		f.Tier = &tier
+	}
+	if channel != "" {
+		if !slices.Contains([]string{unspoof.ChannelSMS, unspoof.ChannelLetter, unspoof.ChannelNone}, channel) {
+			return f, usageError{fmt.Errorf("unknown --channel %q: sms, letter or none", channel)}
+		}
+		f.Channel = &channel
+	}
+	if limit < 0 || offset < 0 {
+		return f, usageError{fmt.Errorf("--limit and --offset must not be negative")}
+	}
+	f.Limit, f.Offset = limit, offset
+	return f, nil
+}
+
+func newVictimsListCmd(g *globals) *cobra.Command {
+	var (
+		tier, channel string
+		limit, offset int
+	)
+	cmd := &cobra.Command{
+		Use:   "list [--tier high] [--channel sms] [--limit N]",
+		Short: "List the ranked victims, best first",
+		Example: `  unspoof victims list
+  unspoof victims list --tier high --channel sms --limit 100`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			f, err := victimFilter(tier, channel, limit, offset)
+			if err != nil {
+				return err
+			}
+			s, err := g.openCase(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			vs, n, err := s.FindVictims(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "RANK\tNUMBER\tTIER\tCHANNEL\tSCORE\tCALLS\tLONG\tTALK\tACCOUNTS\tORGS\tCODE")
+			for _, v := range vs {
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%.2f\t%d\t%d\t%s\t%d\t%d\t%s\n", v.Rank, v.E164, v.Tier, v.Channel, v.Score,
+					v.Calls, v.LongCalls, v.TalkTime, v.Accounts, v.Orgs, v.Code)
+			}
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "%s of %s victims\n", count(int64(len(vs))), count(int64(n)))
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&tier, "tier", "", "only this tier: high, medium, low")
+	cmd.Flags().StringVar(&channel, "channel", "", "only this channel: sms, letter, none")
+	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many (0: all)")
+	cmd.Flags().IntVar(&offset, "offset", 0, "skip this many first")
+	return cmd
+}
+
+func newVictimsShowCmd(g *globals) *cobra.Command {
+	var limit int
+	cmd := &cobra.Command{
+		Use:   "show NUMBER",
+		Short: "Show one victim and the timeline of its calls",
+		Example: `  unspoof victims show 07911123456
+  unspoof victims show +447911123456 --limit 0`,
+		Args: cobra.ExactArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			ctx := cmd.Context()
+			number, err := readNumber(args[0])
+			if err != nil {
+				return err
+			}
+			s, err := g.openCase(ctx)
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			v, err := s.FindVictimByNumber(ctx, number)
+			if err != nil {
+				return err
+			}
+			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			row := func(k string, val any) { fmt.Fprintf(w, "%s\t%v\n", k, val) }
+			row("number", v.E164)
+			row("reference code", v.Code)
+			row("rule / rank / tier", fmt.Sprintf("%s / %d / %s", v.Rule, v.Rank, v.Tier))
+			row("score", fmt.Sprintf("%.3f", v.Score))
+			row("channel", v.Channel)
+			row("line type", fmt.Sprintf("%s (region %s, valid %v, fictional %v)", v.LineType, v.Region, v.Valid, v.Fictional))
+			row("calls", fmt.Sprintf("%d (%d answered, %d long)", v.Calls, v.AnsweredCalls, v.LongCalls))
+			row("talk time", fmt.Sprintf("%s (longest %s)", v.TalkTime, v.LongestCall))
+			row("first – last call", v.FirstCall.Format(time.DateTime)+" – "+v.LastCall.Format(time.DateTime))
+			row("accounts", fmt.Sprintf("%d (%d with a long call)", v.Accounts, v.LongAccounts))
+			row("organisations", fmt.Sprintf("%d (%d calls presenting one, %d a bank)", v.Orgs, v.OrgCalls, v.BankCalls))
+			row("identified suspects", fmt.Sprintf("%v (%d long calls)", v.Identified, v.IdentifiedLongCalls))
+			row("status", v.Status)
+			row("ranked at", v.RankedAt.Format(time.DateTime))
+			if err := w.Flush(); err != nil {
+				return err
+			}
+			calls, n, err := s.FindCalls(ctx, unspoof.CallFilter{CalleeE164: &number, Limit: limit})
+			if err != nil {
+				return err
+			}
+			fmt.Fprintf(g.stdout, "\ncalls (%d of %d):\n", len(calls), n)
+			w = tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
+			fmt.Fprintln(w, "  STARTED (UTC)\tDURATION\tSTATUS\tACCOUNT\tPRESENTED\tSOURCE:LINE")
+			for _, c := range calls {
+				cli := c.CLI.Raw
+				if c.CLI.E164 != "" && c.CLI.E164 != c.CLI.Raw {
+					cli += " (" + c.CLI.E164 + ")"
+				}
+				fmt.Fprintf(w, "  %s\t%s\t%s\t%d\t%s\t%d:%d\n", c.StartedAt.Format(time.DateTime), c.Duration, c.Status,
+					c.AccountID, cli, c.SourceID, c.SourceRow)
+			}
+			return w.Flush()
+		},
+	}
+	cmd.Flags().IntVar(&limit, "limit", 200, "show at most this many calls (0: all)")
+	return cmd
+}
+
+// exportHeader names the columns of victims export.
+var exportHeader = []string{"rank", "e164", "code", "tier", "channel", "score", "rule", "status", "region", "line_type",
+	"valid", "fictional", "calls", "answered_calls", "long_calls", "talk_s", "longest_s", "first_call", "last_call",
+	"accounts", "long_accounts", "orgs", "org_calls", "bank_calls", "identified_long_calls", "identified", "ranked_at"}
+
+func exportRecord(v *unspoof.Victim) []string {
+	i := func(n int64) string { return strconv.FormatInt(n, 10) }
+	b := strconv.FormatBool
+	return []string{strconv.Itoa(v.Rank), v.E164, v.Code, v.Tier, v.Channel, strconv.FormatFloat(v.Score, 'f', 4, 64), v.Rule,
+		v.Status, v.Region, v.LineType, b(v.Valid), b(v.Fictional), i(v.Calls), i(v.AnsweredCalls), i(v.LongCalls),
+		i(int64(v.TalkTime / time.Second)), i(int64(v.LongestCall / time.Second)), v.FirstCall.Format(time.RFC3339),
+		v.LastCall.Format(time.RFC3339), i(v.Accounts), i(v.LongAccounts), i(v.Orgs), i(v.OrgCalls), i(v.BankCalls),
+		i(v.IdentifiedLongCalls), b(v.Identified), v.RankedAt.Format(time.RFC3339)}
+}
+
+func newVictimsExportCmd(g *globals) *cobra.Command {
+	var (
+		format, out, tier, channel string
+	)
+	cmd := &cobra.Command{
+		Use:   "export --format csv|jsonl [--out FILE]",
+		Short: "Write the ranked victims as CSV or JSON Lines",
+		Long: `export writes every ranked victim (or those of --tier/--channel), in rank order, to stdout or
+--out. The columns of CSV and the keys of JSON Lines are the same: ` + strings.Join(exportHeader, ", ") + `.
+The file holds full phone numbers: personal data, to be handled as such.`,
+		Example: `  unspoof victims export --format csv --out victims.csv
+  unspoof victims export --format jsonl --channel sms | gzip > sms.jsonl.gz`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, args []string) error {
+			if format != "csv" && format != "jsonl" {
+				return usageError{fmt.Errorf("unknown --format %q: csv or jsonl", format)}
+			}
+			f, err := victimFilter(tier, channel, 0, 0)
+			if err != nil {
+				return err
+			}
+			s, err := g.openCase(cmd.Context())
+			if err != nil {
+				return err
+			}
+			defer s.Close()
+			vs, _, err := s.FindVictims(cmd.Context(), f)
+			if err != nil {
+				return err
+			}
+			w := g.stdout
+			var file *os.File
+			if out != "" {
+				if file, err = os.Create(out); err != nil {
+					return unspoof.Errorf(unspoof.EINVALID, "--out: %v", err)
+				}
+				defer file.Close()
+				w = file
+			}
+			if err := writeVictims(w, format, vs); err != nil {
+				return err
+			}
+			if file != nil {
+				if err := file.Close(); err != nil {
+					return err
+				}
+				fmt.Fprintf(g.stderr, "victims export: %s victims → %s\n", count(int64(len(vs))), out)
+			}
+			return nil
+		},
+	}
+	cmd.Flags().StringVar(&format, "format", "csv", "csv or jsonl")
+	cmd.Flags().StringVarP(&out, "out", "o", "", "write to `FILE` instead of stdout")
+	cmd.Flags().StringVar(&tier, "tier", "", "only this tier: high, medium, low")
+	cmd.Flags().StringVar(&channel, "channel", "", "only this channel: sms, letter, none")
+	return cmd
+}
+
+func writeVictims(w io.Writer, format string, vs []*unspoof.Victim) error {
+	if format == "csv" {
+		cw := csv.NewWriter(w)
+		cw.Write(exportHeader)
+		for _, v := range vs {
+			cw.Write(exportRecord(v))
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	enc := json.NewEncoder(w)
+	for _, v := range vs {
+		rec := exportRecord(v)
+		m := make(map[string]any, len(rec))
+		for i, k := range exportHeader {
+			m[k] = rec[i]
+		}
+		// Numbers and booleans as JSON numbers and booleans.
+		for _, k := range []string{"rank", "calls", "answered_calls", "long_calls", "talk_s", "longest_s", "accounts",
+			"long_accounts", "orgs", "org_calls", "bank_calls", "identified_long_calls"} {
+			m[k], _ = strconv.ParseInt(m[k].(string), 10, 64)
+		}
+		m["score"] = v.Score
+		m["valid"], m["fictional"], m["identified"] = v.Valid, v.Fictional, v.Identified
+		if err := enc.Encode(m); err != nil {
+			return err
+		}
+	}
+	return nil
+}

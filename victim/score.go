@@ -1,0 +1,77 @@
+package victim
+
+import (
+	"math"
+	"time"
+
+	"github.com/unspoof/unspoof"
+)
+
+// Model is the transparent score of the "score" rule: the sum, over the features below, of
+// weight × feature. Every feature is one an investigator can check on the number's calls
+// timeline; the weights are set by judgement about how fraud calls go (long, repeated calls
+// under a bank's name, from several accounts, recently), not fitted to any ground truth.
+type Model struct {
+	TalkMinutes float64 // × ln(1 + minutes talked in all)
+	LongCalls   float64 // × ln(1 + calls over the threshold)
+	Repeat      float64 // × ln(answered calls): called back and answered again
+	Bank        float64 // × 1 if a bank's number was presented on a call
+	Org         float64 // × 1 if any impersonated organisation's number was presented
+	Accounts    float64 // × ln(accounts that called): passed on between fraudsters
+	Identified  float64 // × 1 if an identified suspect (UK user, ≥ £100 paid) talked to it over the threshold
+	Recency     float64 // × (1 − days from the last call to the end of the data / 365), at least 0
+}
+
+// DefaultModel is the score `unspoof victims rank --rule score` uses.
+var DefaultModel = Model{
+	TalkMinutes: 1.0,
+	LongCalls:   1.0,
+	Repeat:      0.5,
+	Bank:        0.6,
+	Org:         0.3,
+	Accounts:    0.4,
+	Identified:  0.5,
+	Recency:     0.3,
+}
+
+// Term is one feature's part in a victim's score.
+type Term struct {
+	Feature string  // "talk_minutes"
+	Help    string  // what the feature is, in words
+	Value   float64 // the feature's value for the number
+	Weight  float64
+}
+
+// Contribution is Weight × Value.
+func (t Term) Contribution() float64 { return t.Weight * t.Value }
+
+// Terms returns every feature of v with its value and weight; end is the end of the data (the
+// last call of all), against which recency is measured.
+func (m Model) Terms(v *unspoof.Victim, end time.Time) []Term {
+	b := func(x bool) float64 {
+		if x {
+			return 1
+		}
+		return 0
+	}
+	days := end.Sub(v.LastCall).Hours() / 24
+	return []Term{
+		{"talk_minutes", "ln(1 + minutes talked)", math.Log1p(v.TalkTime.Minutes()), m.TalkMinutes},
+		{"long_calls", "ln(1 + calls over the threshold)", math.Log1p(float64(v.LongCalls)), m.LongCalls},
+		{"repeat", "ln(answered calls)", math.Log(math.Max(1, float64(v.AnsweredCalls))), m.Repeat},
+		{"bank", "a bank's number was presented", b(v.BankCalls > 0), m.Bank},
+		{"org", "an organisation's number was presented", b(v.OrgCalls > 0), m.Org},
+		{"accounts", "ln(accounts that called)", math.Log(math.Max(1, float64(v.Accounts))), m.Accounts},
+		{"identified", "an identified suspect talked to it over the threshold", b(v.Identified), m.Identified},
+		{"recency", "1 − days since the last call / 365", math.Max(0, 1-days/365), m.Recency},
+	}
+}
+
+// Score returns the model's score of v.
+func (m Model) Score(v *unspoof.Victim, end time.Time) float64 {
+	var s float64
+	for _, t := range m.Terms(v, end) {
+		s += t.Contribution()
+	}
+	return s
+}
