@@ -541,7 +541,7 @@ func TestMigrate(t *testing.T) {
 	}
 	wg.Wait()
 	must(t, errors.Join(errs...))
-	if v := query(t, dsn, `SELECT count(*), min(version), min(name) FROM schema_migrations`); fmt.Sprint(v) != "[2 1 0001_evidence.sql]" {
+	if v := query(t, dsn, `SELECT count(*), min(version), min(name) FROM schema_migrations`); fmt.Sprint(v) != "[3 1 0001_evidence.sql]" {
 		t.Errorf("schema_migrations: %v", v)
 	}
 

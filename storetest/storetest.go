@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"LargeLoads", testLargeLoads},
 		{"VictimsRank", testVictimsRank},
 		{"VictimsRerankKeepsCodes", testVictimsRerankKeepsCodes},
+		{"SuspectsRank", testSuspectsRank},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

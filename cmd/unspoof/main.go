@@ -126,6 +126,7 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 		newSourcesCmd(g),
 		newMigrateCmd(g),
 		newVictimsCmd(g),
+		newSuspectsCmd(g),
 		newEvaluateCmd(g),
 	)
 	return root

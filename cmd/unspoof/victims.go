@@ -20,10 +20,11 @@ import (
 	"github.com/unspoof/unspoof/victim"
 )
 
-// caseStore is an evidence store with its victims table: both engines are one.
+// caseStore is an evidence store with its victims and suspects tables: both engines are one.
 type caseStore interface {
 	unspoof.EvidenceStore
 	unspoof.VictimStore
+	unspoof.SuspectStore
 }
 
 // openCase opens the store --db names, as a caseStore.
@@ -35,7 +36,7 @@ func (g *globals) openCase(ctx context.Context) (caseStore, error) {
 	cs, ok := s.(caseStore)
 	if !ok {
 		s.Close()
-		return nil, fmt.Errorf("store %T keeps no victims", s)
+		return nil, fmt.Errorf("store %T keeps no victims or suspects", s)
 	}
 	return cs, nil
 }
