@@ -16,6 +16,8 @@ import (
 	"github.com/unspoof/unspoof/ingest"
 	"github.com/unspoof/unspoof/simulate"
 	"github.com/unspoof/unspoof/sqlite"
+	"github.com/unspoof/unspoof/suspect"
+	"github.com/unspoof/unspoof/victim"
 )
 
 func newDemoCmd(g *globals) *cobra.Command {
@@ -74,12 +76,33 @@ Victim ranking, the alert campaign and the portal join the demo as they are buil
 					return err
 				}
 			}
+			fmt.Fprintln(w, "3. ranking victims (score, alerting as many numbers as the Met's rule) and suspects (UK users who paid ≥ £100)")
+			vr, err := victim.Rank(ctx, store, victim.Config{Rule: victim.RuleScore})
+			if err == nil {
+				err = victim.Save(ctx, store, vr)
+			}
+			if err != nil {
+				return fmt.Errorf("rank victims: %w", err)
+			}
+			sr, err := suspect.Rank(ctx, store, suspect.Config{Rule: suspect.RuleMet2022})
+			if err == nil {
+				err = suspect.Save(ctx, store, sr)
+			}
+			if err != nil {
+				return fmt.Errorf("rank suspects: %w", err)
+			}
 			st, err := store.Stats(ctx)
 			if err != nil {
 				return err
 			}
-			fmt.Fprintf(w, "\n3. headline figures: the store next to the published iSpoof figures (× %g)\n\n", scale)
-			return printHeadline(w, m, st)
+			fmt.Fprintf(w, "\n4. headline figures: the store next to the published iSpoof figures (× %g)\n\n", scale)
+			if err := printHeadline(w, m, st, int64(vr.MetCount), int64(len(vr.Victims)), int64(len(sr.Suspects))); err != nil {
+				return err
+			}
+			db := filepath.Join(dir, "unspoof.db")
+			fmt.Fprintf(w, "\nNext: unspoof --db %s victims list | suspects list | stats\n", db)
+			fmt.Fprintln(w, "The alert campaign and the portal join this demo as they are built.")
+			return nil
 		},
 	}
 	f := cmd.Flags()
@@ -105,18 +128,19 @@ func demoIngest(ctx context.Context, g *globals, store unspoof.EvidenceStore, ki
 }
 
 // printHeadline prints the store's figures beside the preset's targets at the dataset's scale.
-func printHeadline(w io.Writer, m *simulate.Manifest, st *unspoof.Stats) error {
+func printHeadline(w io.Writer, m *simulate.Manifest, st *unspoof.Stats, identified, alerted, suspects int64) error {
 	measured := &simulate.Figures{
 		Calls: st.Calls, Accounts: st.Accounts, PayingAccounts: st.PayingAccounts, PaidGBP: float64(st.PaidMinor) / 100,
 		UKCalls: st.UKCalls, UKCallsOver60: st.UKCallsOver60s, UKNumbers: st.UKCallees, UKNumbersOver60: st.UKCalleesOver60,
-		Callees: st.DistinctCallees,
+		Callees: st.DistinctCallees, UKNumbersIdentified: identified,
 	}
 	rows, err := simulate.Compare(m.Preset, m.Scale, nil, measured)
 	if err != nil {
 		return err
 	}
 	show := map[string]bool{"calls": true, "accounts": true, "paying accounts": true, "paid (GBP)": true, "UK calls": true,
-		"UK calls > 60 s": true, "UK numbers called": true, "UK numbers reached (> 60 s)": true, "distinct callees": true}
+		"UK calls > 60 s": true, "UK numbers called": true, "UK numbers reached (> 60 s)": true, "distinct callees": true,
+		"… by identified UK users (paid ≥ £100)": true}
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
 	fmt.Fprintln(tw, "figure\tiSpoof (scaled)\tthis store\t")
 	for _, r := range rows {
@@ -129,9 +153,10 @@ func printHeadline(w io.Writer, m *simulate.Manifest, st *unspoof.Stats) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\t\n", r.Name, target, count(int64(math.Round(r.Measured))))
 	}
+	fmt.Fprintf(tw, "numbers to alert (score rule)\t—\t%s\t\n", count(alerted))
+	fmt.Fprintf(tw, "suspects identified (UK, paid ≥ £100)\t—\t%s\t\n", count(suspects))
 	if err := tw.Flush(); err != nil {
 		return err
 	}
-	fmt.Fprintln(w, "\nVictim ranking, the alert campaign and the portal join this demo as they are built.")
 	return nil
 }
