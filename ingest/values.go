@@ -114,11 +114,10 @@ func parseBool(s string) (bool, bool) {
 	return false, false
 }
 
-// normaliser turns raw numbers into unspoof.Phone, remembering recent answers: the same numbers
-// recur across millions of call records (an organisation's number, a victim called ten times).
+// normaliser turns raw numbers into unspoof.Phone. It keeps no cache: phonenum's fast path costs
+// less than a map lookup in a cache big enough to help (measured in docs/performance.md).
 type normaliser struct {
 	region string
-	cache  map[string]normalised
 }
 
 type normalised struct {
@@ -126,22 +125,11 @@ type normalised struct {
 	err   error
 }
 
-const cacheMax = 1 << 18 // about 50 MB: memory stays flat whatever the file size
-
-func newNormaliser(region string) *normaliser {
-	return &normaliser{region: region, cache: make(map[string]normalised, 1<<16)}
-}
+func newNormaliser(region string) *normaliser { return &normaliser{region: region} }
 
 // phone returns raw normalised; err is set when raw is no possible number.
 func (n *normaliser) phone(raw string) (unspoof.Phone, error) {
-	if v, ok := n.cache[raw]; ok {
-		return v.phone, v.err
-	}
 	v := n.parse(raw)
-	if len(n.cache) >= cacheMax {
-		clear(n.cache)
-	}
-	n.cache[strings.Clone(raw)] = v
 	return v.phone, v.err
 }
 
