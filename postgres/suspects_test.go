@@ -4,6 +4,7 @@ import (
 	"context"
 	"testing"
 
+	"github.com/unspoof/unspoof/storetest"
 	"github.com/unspoof/unspoof/suspect"
 )
 
@@ -14,7 +15,7 @@ import (
 //	go test ./postgres/ -run '^$' -bench SuspectsRank -benchtime 3x -rankcalls 1000000
 func BenchmarkSuspectsRank(b *testing.B) {
 	db, _ := setup(b)
-	loadSyntheticCalls(b, db, loadSyntheticAccounts(b, db), "calls", *rankCalls)
+	storetest.LoadBenchCase(b, db, *rankCalls)
 	ctx := context.Background()
 	for _, rule := range suspect.Rules {
 		b.Run(rule, func(b *testing.B) {

@@ -3,6 +3,7 @@ package postgres_test
 import (
 	"context"
 	"flag"
+	"github.com/unspoof/unspoof/storetest"
 	"testing"
 
 	"github.com/unspoof/unspoof/victim"
@@ -17,7 +18,7 @@ var rankCalls = flag.Int("rankcalls", 200_000, "calls loaded before BenchmarkRan
 //	go test ./postgres/ -run '^$' -bench Rank -benchtime 3x -rankcalls 1000000
 func BenchmarkRank(b *testing.B) {
 	db, _ := setup(b)
-	loadSyntheticCalls(b, db, loadSyntheticAccounts(b, db), "calls", *rankCalls)
+	storetest.LoadBenchCase(b, db, *rankCalls)
 	ctx := context.Background()
 	for _, rule := range victim.Rules {
 		b.Run(rule, func(b *testing.B) {

@@ -3,13 +3,11 @@ package victim_test
 import (
 	"context"
 	"flag"
-	"fmt"
 	"path/filepath"
 	"testing"
-	"time"
 
-	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/sqlite"
+	"github.com/unspoof/unspoof/storetest"
 	"github.com/unspoof/unspoof/victim"
 )
 
@@ -27,7 +25,7 @@ func BenchmarkRank(b *testing.B) {
 		b.Fatal(err)
 	}
 	defer db.Close()
-	loadBench(b, db, *rankCalls)
+	storetest.LoadBenchCase(b, db, *rankCalls)
 	for _, rule := range victim.Rules {
 		b.Run(rule, func(b *testing.B) {
 			for b.Loop() {
@@ -43,59 +41,4 @@ func BenchmarkRank(b *testing.B) {
 			b.ReportMetric(float64(*rankCalls)*float64(b.N)/b.Elapsed().Seconds(), "calls/s")
 		})
 	}
-}
-
-func loadBench(b *testing.B, db unspoof.EvidenceStore, n int) {
-	b.Helper()
-	ctx := context.Background()
-	t0 := time.Date(2022, 1, 1, 0, 0, 0, 0, time.UTC)
-	var ids []int64
-	must := func(err error) {
-		if err != nil {
-			b.Fatal(err)
-		}
-	}
-	must(db.Load(ctx, &unspoof.Source{Kind: unspoof.KindOrgs, SHA256: "o"}, func(l unspoof.Loader) error {
-		bank := &unspoof.Org{ExternalID: "O1", Name: "Bank", Sector: "bank"}
-		return l.AddOrgNumber(ctx, bank, &unspoof.OrgNumber{Phone: unspoof.Phone{Raw: "03000000001", E164: "+443000000001"}})
-	}))
-	must(db.Load(ctx, &unspoof.Source{Kind: unspoof.KindAccounts, SHA256: "a"}, func(l unspoof.Loader) error {
-		for i := range 1000 {
-			a := &unspoof.Account{ExternalID: fmt.Sprint("U", i), Country: "GB"}
-			if err := l.AddAccount(ctx, a); err != nil {
-				return err
-			}
-			ids = append(ids, a.ID)
-		}
-		return nil
-	}))
-	must(db.Load(ctx, &unspoof.Source{Kind: unspoof.KindPayments, SHA256: "p"}, func(l unspoof.Loader) error {
-		for i := 0; i < len(ids); i += 10 {
-			if err := l.AddPayment(ctx, &unspoof.Payment{AccountID: ids[i], PaidAt: t0, AmountMinor: 15000, Currency: "GBP"}); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
-	must(db.Load(ctx, &unspoof.Source{Kind: unspoof.KindCalls, SHA256: "c", Size: int64(n) * 100}, func(l unspoof.Loader) error {
-		rng := uint64(1)
-		for i := range n {
-			rng ^= rng << 13
-			rng ^= rng >> 7
-			rng ^= rng << 17
-			c := unspoof.Call{AccountID: ids[rng%uint64(len(ids))], StartedAt: t0.Add(time.Duration(i) * 3 * time.Second),
-				Duration: time.Duration(rng>>32%300) * time.Second, Status: "answered",
-				CLI: unspoof.Phone{Raw: "03000000001", E164: "+443000000001"}, Ref: unspoof.Ref{SourceRow: int64(i + 2)}}
-			callee := rng >> 20 % 1_000_000
-			if rng>>40%100 < 35 {
-				c.Callee = unspoof.Phone{Raw: "x", E164: fmt.Sprintf("+447911%06d", callee), Region: "GB", LineType: "mobile", Valid: true}
-			} else {
-				c.Callee = unspoof.Phone{Raw: "x", E164: fmt.Sprintf("+12025%06d", callee), Region: "US", LineType: "fixed_line_or_mobile", Valid: true}
-			}
-			if err := l.AddCall(ctx, &c); err != nil {
-				return err
-			}
-		}
-		return nil
-	}))
 }
