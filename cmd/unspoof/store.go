@@ -1,7 +1,12 @@
 package main
 
 import (
+	"bufio"
 	"context"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
 	"strings"
 
 	"github.com/unspoof/unspoof"
@@ -20,4 +25,33 @@ func (g *globals) openStore(ctx context.Context) (unspoof.EvidenceStore, error) 
 		return postgres.Open(ctx, g.db)
 	}
 	return sqlite.Open(ctx, g.db)
+}
+
+// export runs write on stdout, or, with out set, on a file that appears at out only once write
+// has succeeded (written beside it, then renamed): a failed export never leaves half a file.
+func (g *globals) export(out, what string, n int, write func(io.Writer) error) error {
+	if out == "" {
+		return write(g.stdout)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(out), "."+filepath.Base(out)+".*")
+	if err != nil {
+		return unspoof.Errorf(unspoof.EINVALID, "--out: %v", err)
+	}
+	defer os.Remove(tmp.Name()) // after a successful rename this finds nothing
+	bw := bufio.NewWriterSize(tmp, 1<<16)
+	err = write(bw)
+	if err == nil {
+		err = bw.Flush()
+	}
+	if e := tmp.Close(); err == nil {
+		err = e
+	}
+	if err == nil {
+		err = os.Rename(tmp.Name(), out)
+	}
+	if err != nil {
+		return fmt.Errorf("export to %s: %w", out, err)
+	}
+	fmt.Fprintf(g.stderr, "%s export: %s %s → %s\n", what, count(int64(n)), what, out)
+	return nil
 }

@@ -4,7 +4,6 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
-	"os"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -226,33 +225,15 @@ numbers: personal data, to be handled as such.`,
 			if err != nil {
 				return err
 			}
-			w := g.stdout
-			var file *os.File
-			if out != "" {
-				if file, err = os.Create(out); err != nil {
-					return unspoof.Errorf(unspoof.EINVALID, "--out: %v", err)
+			return g.export(out, "suspects", len(ss), func(w io.Writer) error {
+				switch format {
+				case "ftm":
+					return writeSuspectsFtM(ctx, w, s, ss)
+				case "graphml":
+					return writeSuspectsGraphML(ctx, w, s, ss)
 				}
-				defer file.Close()
-				w = file
-			}
-			switch format {
-			case "csv":
-				err = writeSuspectsCSV(w, ss)
-			case "ftm":
-				err = writeSuspectsFtM(ctx, w, s, ss)
-			case "graphml":
-				err = writeSuspectsGraphML(ctx, w, s, ss)
-			}
-			if err != nil {
-				return err
-			}
-			if file != nil {
-				if err := file.Close(); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stderr, "suspects export: %s suspects → %s\n", count(int64(len(ss))), out)
-			}
-			return nil
+				return writeSuspectsCSV(w, ss)
+			})
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "csv", "csv, ftm or graphml")

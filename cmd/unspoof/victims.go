@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strconv"
 	"strings"
@@ -410,25 +409,7 @@ The file holds full phone numbers: personal data, to be handled as such.`,
 			if err != nil {
 				return err
 			}
-			w := g.stdout
-			var file *os.File
-			if out != "" {
-				if file, err = os.Create(out); err != nil {
-					return unspoof.Errorf(unspoof.EINVALID, "--out: %v", err)
-				}
-				defer file.Close()
-				w = file
-			}
-			if err := writeVictims(w, format, vs); err != nil {
-				return err
-			}
-			if file != nil {
-				if err := file.Close(); err != nil {
-					return err
-				}
-				fmt.Fprintf(g.stderr, "victims export: %s victims → %s\n", count(int64(len(vs))), out)
-			}
-			return nil
+			return g.export(out, "victims", len(vs), func(w io.Writer) error { return writeVictims(w, format, vs) })
 		},
 	}
 	cmd.Flags().StringVar(&format, "format", "csv", "csv or jsonl")
