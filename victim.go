@@ -33,13 +33,14 @@ type Victim struct {
 	TalkTime            time.Duration // sum of the calls' durations
 	LongestCall         time.Duration
 	FirstCall, LastCall time.Time
-	Accounts            int64 // distinct accounts that called it
-	LongAccounts        int64 // … with a call over the threshold
-	Orgs                int64 // distinct organisations impersonated (presented CLI of an org's number)
-	OrgCalls            int64 // calls presenting an organisation's number
-	BankCalls           int64 // … of a bank
-	IdentifiedLongCalls int64 // calls over the threshold by identified suspects (UK users who paid ≥ £100)
-	Identified          bool  // IdentifiedLongCalls > 0: the Met's 2022 rule selects the number
+	Accounts            int64  // distinct accounts that called it
+	LongAccounts        int64  // … with a call over the threshold
+	Orgs                int64  // distinct organisations impersonated (presented CLI of an org's number)
+	Org                 string // the organisation impersonated in most calls ("" when none): {{org}} of an alert
+	OrgCalls            int64  // calls presenting an organisation's number
+	BankCalls           int64  // … of a bank
+	IdentifiedLongCalls int64  // calls over the threshold by identified suspects (UK users who paid ≥ £100)
+	Identified          bool   // IdentifiedLongCalls > 0: the Met's 2022 rule selects the number
 
 	Rule     string  // the rule that ranked it: "met-2022" or "score"
 	Score    float64 // the score model's value (computed under every rule)

@@ -7,7 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"net/url"
-	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -21,46 +21,18 @@ import (
 	"github.com/unspoof/unspoof/storetest"
 )
 
-// The tests need a server: UNSPOOF_TEST_PG is the DSN of a database whose user may create
-// databases; each test gets a database of its own, dropped when it ends.
+// newDatabase creates an empty database for one test (see storetest.PostgresDatabase); without
+// UNSPOOF_TEST_PG the test is skipped, or fails in CI.
 //
 //	export UNSPOOF_TEST_PG=$(scripts/pg-test-cluster.sh start)
 //	go test ./postgres/
-func testDSN(tb testing.TB) string {
+func newDatabase(tb testing.TB) string {
 	tb.Helper()
-	dsn := os.Getenv("UNSPOOF_TEST_PG")
+	dsn := storetest.PostgresDatabase(tb)
 	if dsn == "" {
-		if os.Getenv("CI") != "" {
-			tb.Fatal("UNSPOOF_TEST_PG is not set: CI must run the PostgreSQL tests (see scripts/pg-test-cluster.sh)")
-		}
 		tb.Skip("UNSPOOF_TEST_PG is not set; export UNSPOOF_TEST_PG=$(scripts/pg-test-cluster.sh start)")
 	}
 	return dsn
-}
-
-// newDatabase creates an empty database for one test and returns its DSN.
-func newDatabase(tb testing.TB) string {
-	tb.Helper()
-	dsn := testDSN(tb)
-	ctx := context.Background()
-	name := "unspoof_test_" + strings.ToLower(rand.Text()[:12])
-	admin := func(sql string) {
-		conn, err := pgx.Connect(ctx, dsn)
-		if err != nil {
-			tb.Fatalf("connect to UNSPOOF_TEST_PG: %v", err)
-		}
-		defer conn.Close(ctx)
-		if _, err := conn.Exec(ctx, sql); err != nil {
-			tb.Fatalf("%s: %v", sql, err)
-		}
-	}
-	admin("CREATE DATABASE " + name)
-	tb.Cleanup(func() { admin("DROP DATABASE " + name + " WITH (FORCE)") })
-	if u, err := url.Parse(dsn); err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") {
-		u.Path = "/" + name
-		return u.String()
-	}
-	return dsn + " dbname=" + name
 }
 
 // setup opens a store on a new database, closed when the test ends.
@@ -541,8 +513,10 @@ func TestMigrate(t *testing.T) {
 	}
 	wg.Wait()
 	must(t, errors.Join(errs...))
-	if v := query(t, dsn, `SELECT count(*), min(version), min(name) FROM schema_migrations`); fmt.Sprint(v) != "[3 1 0001_evidence.sql]" {
-		t.Errorf("schema_migrations: %v", v)
+	files, err := filepath.Glob("migrations/*.sql")
+	must(t, err)
+	if v := query(t, dsn, `SELECT count(*), min(version), min(name) FROM schema_migrations`); fmt.Sprint(v) != fmt.Sprintf("[%d 1 0001_evidence.sql]", len(files)) {
+		t.Errorf("schema_migrations: %v, want each of the %d migrations once", v, len(files))
 	}
 
 	// WithMigrate(false) leaves an empty database alone.

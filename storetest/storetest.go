@@ -33,6 +33,9 @@ func Run(t *testing.T, open Opener) {
 		{"VictimsRank", testVictimsRank},
 		{"VictimsRerankKeepsCodes", testVictimsRerankKeepsCodes},
 		{"SuspectsRank", testSuspectsRank},
+		{"CampaignLifecycle", testCampaignLifecycle},
+		{"MessageStateMachine", testMessageStateMachine},
+		{"CampaignFailures", testCampaignFailures},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

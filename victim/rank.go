@@ -101,6 +101,7 @@ type agg struct {
 	score                          float64
 	rank                           int32 // in the last Select; 0: not selected
 	tier                           string
+	org                            string // impersonated in most calls
 }
 
 func (a *agg) victim(r *Ranking) *unspoof.Victim {
@@ -109,7 +110,7 @@ func (a *agg) victim(r *Ranking) *unspoof.Victim {
 		TalkTime: time.Duration(a.talkS) * time.Second, LongestCall: time.Duration(a.longestS) * time.Second,
 		FirstCall: time.Unix(a.first, 0).UTC(), LastCall: time.Unix(a.last, 0).UTC(),
 		Accounts: int64(a.accounts), LongAccounts: int64(a.longAccounts), Orgs: int64(a.orgs), OrgCalls: int64(a.orgCalls),
-		BankCalls: int64(a.bankCalls), IdentifiedLongCalls: int64(a.identLong), Identified: a.identLong > 0,
+		BankCalls: int64(a.bankCalls), Org: a.org, IdentifiedLongCalls: int64(a.identLong), Identified: a.identLong > 0,
 		Score: a.score, Rank: int(a.rank), Tier: a.tier, Rule: r.Rule, Status: unspoof.VictimNew, RankedAt: r.rankedAt}
 	v.Channel = channel(v, r.Config.Abroad)
 	return v
@@ -147,10 +148,15 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 	if err != nil {
 		return nil, err
 	}
+	orgNames := make(map[int64]string)
+	for _, o := range orgs {
+		orgNames[o.ID] = o.Name
+	}
 	r := &Ranking{Rule: cfg.Rule, Config: cfg, rankedAt: cfg.Now().UTC().Truncate(time.Second)}
 	var (
 		cur                    *agg
 		accts, longAcc, orgIDs []int64
+		orgCalls               []int32 // calls presenting orgIDs[i]
 		interned               = map[string]string{}
 	)
 	intern := func(s string) string {
@@ -172,6 +178,12 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 			return
 		}
 		cur.accounts, cur.longAccounts, cur.orgs = int32(len(accts)), int32(len(longAcc)), int32(len(orgIDs))
+		var top, topID int64
+		for i, id := range orgIDs { // most calls; the lowest id of a tie, so a ranking is repeatable
+			if n := int64(orgCalls[i]); n > top || n == top && id < topID {
+				top, topID, cur.org = n, id, orgNames[id]
+			}
+		}
 		end = max(end, cur.last)
 	}
 	err = s.ScanCallGroups(ctx, unspoof.CallGroupFilter{Prefix: prefix, LongerThan: cfg.MinDuration}, func(g *unspoof.CallGroup) error {
@@ -184,7 +196,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 				lineType: intern(g.Callee.LineType), valid: g.Callee.Valid, fictional: phonenum.IsFictional(g.Callee.E164),
 				first: g.FirstCall.Unix(), last: g.LastCall.Unix()})
 			cur = &r.all[len(r.all)-1]
-			accts, longAcc, orgIDs = accts[:0], longAcc[:0], orgIDs[:0]
+			accts, longAcc, orgIDs, orgCalls = accts[:0], longAcc[:0], orgIDs[:0], orgCalls[:0]
 		}
 		cur.calls += int32(g.Calls)
 		cur.answered += int32(g.Answered)
@@ -201,7 +213,11 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 			}
 		}
 		if o := orgs[g.CLI]; o != nil && g.CLI != "" {
-			orgIDs = addUnique(orgIDs, o.ID)
+			if i := slices.Index(orgIDs, o.ID); i >= 0 {
+				orgCalls[i] += int32(g.Calls)
+			} else {
+				orgIDs, orgCalls = append(orgIDs, o.ID), append(orgCalls, int32(g.Calls))
+			}
 			cur.orgCalls += int32(g.Calls)
 			if o.Sector == "bank" {
 				cur.bankCalls += int32(g.Calls)

@@ -2,24 +2,20 @@ package main_test
 
 import (
 	"bytes"
-	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"net/url"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"github.com/jackc/pgx/v5"
 	"golang.org/x/text/language"
 	"golang.org/x/text/message"
 
 	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/simulate"
+	"github.com/unspoof/unspoof/storetest"
 )
 
 var binary string
@@ -63,45 +59,12 @@ func run(t *testing.T, db string, wantExit int, args ...string) (string, string)
 // database when UNSPOOF_TEST_PG is set (required in CI).
 func engines(t *testing.T) map[string]string {
 	dbs := map[string]string{"sqlite": filepath.Join(t.TempDir(), "unspoof.db")}
-	dsn := os.Getenv("UNSPOOF_TEST_PG")
-	if dsn == "" {
-		if os.Getenv("CI") != "" {
-			t.Fatal("UNSPOOF_TEST_PG is not set: in CI every test runs on PostgreSQL too (scripts/test.sh sets it)")
-		}
+	if dsn := storetest.PostgresDatabase(t); dsn != "" {
+		dbs["postgres"] = dsn
+	} else {
 		t.Log("UNSPOOF_TEST_PG not set: PostgreSQL not tested")
-		return dbs
 	}
-	dbs["postgres"] = freshDatabase(t, dsn)
 	return dbs
-}
-
-func freshDatabase(t *testing.T, dsn string) string {
-	t.Helper()
-	ctx := context.Background()
-	conn, err := pgx.Connect(ctx, dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close(ctx)
-	b := make([]byte, 6)
-	rand.Read(b)
-	name := "e2e_" + hex.EncodeToString(b)
-	if _, err := conn.Exec(ctx, "CREATE DATABASE "+name); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		c, err := pgx.Connect(context.Background(), dsn)
-		if err == nil {
-			c.Exec(context.Background(), "DROP DATABASE IF EXISTS "+name+" WITH (FORCE)")
-			c.Close(context.Background())
-		}
-	})
-	u, err := url.Parse(dsn)
-	if err != nil {
-		t.Fatal(err)
-	}
-	u.Path = "/" + name
-	return u.String()
 }
 
 // TestSimulateIngestStats runs the evidence workflow as an analyst would, on each engine, and

@@ -128,6 +128,7 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 		newVictimsCmd(g),
 		newSuspectsCmd(g),
 		newEvaluateCmd(g),
+		newCampaignCmd(g),
 	)
 	return root
 }

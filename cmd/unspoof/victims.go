@@ -24,6 +24,7 @@ type caseStore interface {
 	unspoof.EvidenceStore
 	unspoof.VictimStore
 	unspoof.SuspectStore
+	unspoof.CampaignStore
 }
 
 // openCase opens the store --db names, as a caseStore.

@@ -1,0 +1,472 @@
+package campaign_test
+
+import (
+	"context"
+	"fmt"
+	"path/filepath"
+	"slices"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/unspoof/unspoof"
+	"github.com/unspoof/unspoof/campaign"
+	"github.com/unspoof/unspoof/postgres"
+	"github.com/unspoof/unspoof/smpp"
+	"github.com/unspoof/unspoof/smpp/smsctest"
+	"github.com/unspoof/unspoof/sqlite"
+	"github.com/unspoof/unspoof/storetest"
+)
+
+// store is what the engine needs of a storage engine, and what the tests read back.
+type store interface {
+	unspoof.CampaignStore
+	Close() error
+}
+
+// engines opens a fresh store on each engine: SQLite always, PostgreSQL when configured (in
+// CI, always).
+func engines(t *testing.T) map[string]store {
+	t.Helper()
+	ctx := context.Background()
+	out := map[string]store{}
+	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "unspoof.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	out["sqlite"] = db
+	if dsn := storetest.PostgresDatabase(t); dsn != "" {
+		pg, err := postgres.Open(ctx, dsn)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { pg.Close() })
+		out["postgres"] = pg
+	}
+	return out
+}
+
+// number returns the i-th test number: UK mobiles +447911000000, +447911000001…
+func number(i int) string { return fmt.Sprintf("+447911%06d", i) }
+
+// seed creates an approved campaign of n messages to number(0…n-1), each text naming its
+// number, sendable at any hour. long(i) makes message i long enough for three parts.
+func seed(t *testing.T, s store, name string, n int, long func(int) bool, mod func(*unspoof.Campaign)) (*unspoof.Campaign, map[string]*unspoof.Message) {
+	t.Helper()
+	ctx := context.Background()
+	c := &unspoof.Campaign{Name: name, Template: "test {{reference}}", SenderID: "447700900999", Selection: "test",
+		QuietStart: 0, QuietEnd: 24, CreatedBy: "alice", CreatedAt: time.Now()}
+	if mod != nil {
+		mod(c)
+	}
+	byNumber := make(map[string]*unspoof.Message, n)
+	ms := make([]*unspoof.Message, n)
+	for i := range ms {
+		text := fmt.Sprintf("Police alert for %s: your reference is REF%06d. Do not reply.", number(i), i)
+		if long != nil && long(i) {
+			text += strings.Repeat(" This part is long so that the alert takes three SMS parts.", 5)
+		}
+		ms[i] = &unspoof.Message{E164: number(i), Reference: fmt.Sprintf("REF%06d", i), Text: text, Parts: smpp.Parts(text),
+			TZ: campaign.Zone(number(i))}
+		byNumber[ms[i].E164] = ms[i]
+	}
+	if err := s.CreateCampaign(ctx, c, ms); err != nil {
+		t.Fatal(err)
+	}
+	if err := campaign.Approve(ctx, s, c.ID, "bob", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	return c, byNumber
+}
+
+// run runs campaign id through a real SMPP client bound to peer.
+func run(t *testing.T, ctx context.Context, s store, peer *smsctest.SMSC, id int64, cfg campaign.Config) *campaign.Summary {
+	t.Helper()
+	var eng *campaign.Engine
+	client := smpp.New(smpp.Config{Addr: peer.Addr, SystemID: "unspoof", Password: "secret", Window: cmpOr(cfg.Window, 10),
+		ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second, Timeout: 3 * time.Second,
+		DeliverAsync: func(d *smpp.Deliver, ack func()) { eng.Deliver(d, ack) }})
+	cfg.Store, cfg.SMSC, cfg.SMSCAddr = s, client, peer.Addr
+	if cfg.Linger == 0 {
+		cfg.Linger = 5 * time.Second
+	}
+	eng = campaign.New(cfg)
+	cctx, stop := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- client.Run(cctx) }()
+	sum, err := eng.Run(ctx, id)
+	stop()
+	if cerr := <-done; cerr != nil {
+		t.Errorf("smpp client: %v", cerr)
+	}
+	if err != nil {
+		t.Fatalf("run campaign %d: %v", id, err)
+	}
+	return sum
+}
+
+func cmpOr(a, b int) int {
+	if a != 0 {
+		return a
+	}
+	return b
+}
+
+// delivered reassembles what the SMSC accepted, per destination: the concatenated text of each
+// complete message, in order of acceptance. A number alerted twice has two entries.
+func delivered(t *testing.T, peer *smsctest.SMSC) (map[string][]string, []smsctest.Submit) {
+	t.Helper()
+	subs, err := peer.Submits()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string][]string{}
+	type key struct {
+		dest string
+		ref  int
+	}
+	parts := map[key][]smsctest.Submit{}
+	for _, s := range subs {
+		dest := "+" + strings.TrimPrefix(s.Dest, "+")
+		if s.UDH == nil {
+			out[dest] = append(out[dest], s.Text)
+			continue
+		}
+		k := key{dest, s.UDH.Ref}
+		parts[k] = append(parts[k], s)
+		if len(parts[k]) == s.UDH.Total {
+			ps := parts[k]
+			sort.Slice(ps, func(i, j int) bool { return ps[i].UDH.Seq < ps[j].UDH.Seq })
+			var b strings.Builder
+			for _, p := range ps {
+				b.WriteString(p.Text)
+			}
+			out[dest] = append(out[dest], b.String())
+			delete(parts, k)
+		}
+	}
+	for k, ps := range parts {
+		out[k.dest] = append(out[k.dest], fmt.Sprintf("INCOMPLETE %d of %d parts", len(ps), ps[0].UDH.Total))
+	}
+	return out, subs
+}
+
+func messages(t *testing.T, s store, id int64) map[string]*unspoof.Message {
+	t.Helper()
+	ms, _, err := s.FindMessages(context.Background(), unspoof.MessageFilter{CampaignID: id})
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := make(map[string]*unspoof.Message, len(ms))
+	for _, m := range ms {
+		out[m.E164] = m
+	}
+	return out
+}
+
+func countStates(ms map[string]*unspoof.Message) map[string]int {
+	out := map[string]int{}
+	for _, m := range ms {
+		out[m.State]++
+	}
+	return out
+}
+
+// TestCampaign2000 sends a 2,000-message campaign, a tenth of them in three parts, and checks
+// every number got its own text exactly once, and every receipt was applied: numbers ending in
+// 13 are undeliverable, the rest delivered. Receipts name ids in decimal, responses in hex.
+func TestCampaign2000(t *testing.T) {
+	t.Parallel()
+	for name, s := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			peer := smsctest.Start(t, smsctest.Options{ReceiptIDFormat: "dec", ReceiptDelay: 50 * time.Millisecond,
+				ReceiptRules: map[string]string{"13": "undeliverable"}})
+			const n = 2000
+			c, want := seed(t, s, "two thousand", n, func(i int) bool { return i%10 == 3 }, nil)
+			sum := run(t, context.Background(), s, peer, c.ID, campaign.Config{})
+
+			got, _ := delivered(t, peer)
+			for num, m := range want {
+				if texts := got[num]; len(texts) != 1 || texts[0] != m.Text {
+					t.Errorf("%s received %q, want its text once", num, texts)
+				}
+			}
+			if len(got) != n {
+				t.Errorf("the SMSC has messages for %d numbers, want %d", len(got), n)
+			}
+			ms := messages(t, s, c.ID)
+			states := countStates(ms)
+			if states[unspoof.MessageDelivered] != n-20 || states[unspoof.MessageFailed] != 20 {
+				t.Errorf("states %v, want %d delivered and 20 failed (numbers ending 13)", states, n-20)
+			}
+			for num, m := range ms {
+				if strings.HasSuffix(num, "13") && (m.State != unspoof.MessageFailed || !strings.HasPrefix(m.Reason, "UNDELIV")) {
+					t.Errorf("%s: %s %q, want failed UNDELIV", num, m.State, m.Reason)
+				}
+				if len(m.SMSCIDs) != m.Parts || m.SentAt.IsZero() {
+					t.Errorf("%s: %s %q, %d SMSC ids for %d parts, sent %v", num, m.State, m.Reason, len(m.SMSCIDs), m.Parts, m.SentAt)
+				}
+			}
+			if sum.Campaign.State != unspoof.CampaignDone || sum.Submitted != n || sum.Parts != n+2*n/10 {
+				t.Errorf("summary: %s, %d submitted, %d parts", sum.Campaign.State, sum.Submitted, sum.Parts)
+			}
+			t.Logf("%s: %d messages in %s, %.0f messages/s", name, sum.Submitted, sum.Elapsed, sum.Rate())
+		})
+	}
+}
+
+// TestCampaignRate checks that the achieved rate, as the SMSC saw it, is within 5% of the
+// configured parts a second, counting parts, not messages.
+func TestCampaignRate(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	peer := smsctest.Start(t, smsctest.Options{})
+	const rate = 150.0
+	c, _ := seed(t, s, "rate", 400, func(i int) bool { return i%4 == 0 }, nil) // 100×3 + 300 = 600 parts
+	run(t, context.Background(), s, peer, c.ID, campaign.Config{Rate: rate})
+	_, subs := delivered(t, peer)
+	if len(subs) != 600 {
+		t.Fatalf("%d parts accepted, want 600", len(subs))
+	}
+	// Measured after the initial burst: parts 10…599 over their time span.
+	span := subs[len(subs)-1].Time().Sub(subs[10].Time()).Seconds()
+	achieved := float64(len(subs)-11) / span
+	if achieved < rate*0.95 || achieved > rate*1.05 {
+		t.Errorf("achieved %.1f parts/s, want %.0f ± 5%%", achieved, rate)
+	}
+	t.Logf("achieved %.1f parts/s for %.0f configured", achieved, rate)
+}
+
+// TestCampaignThrottledBySMSC: the SMSC takes 200 submits a second and answers ESME_RTHROTTLED
+// above; every 20th past that is queue-full. The engine backs off and retries: everyone gets
+// their message once.
+func TestCampaignThrottledBySMSC(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	peer := smsctest.Start(t, smsctest.Options{Throttle: 200, QueueFullEvery: 20})
+	c, want := seed(t, s, "throttled", 600, nil, nil)
+	sum := run(t, context.Background(), s, peer, c.ID, campaign.Config{})
+	got, _ := delivered(t, peer)
+	for num := range want {
+		if len(got[num]) != 1 {
+			t.Errorf("%s received %d messages", num, len(got[num]))
+		}
+	}
+	if st, _ := peer.Stats(); st.Throttled == 0 || st.QueueFull == 0 || sum.Throttled != int64(st.Throttled+st.QueueFull) {
+		t.Errorf("the SMSC throttled %d submits and said queue full to %d; the engine saw %d", st.Throttled, st.QueueFull, sum.Throttled)
+	}
+	if states := countStates(messages(t, s, c.ID)); states[unspoof.MessageDelivered] != 600 {
+		t.Errorf("states %v, want 600 delivered", states)
+	}
+}
+
+// TestCampaignLinkDrop: the SMSC drops the link after the 300th message. The client reconnects
+// and the campaign goes on; nobody gets a message twice, and nothing is lost: every message is
+// delivered, or — when it was in flight at the drop — ambiguous, and only those.
+func TestCampaignLinkDrop(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	peer := smsctest.Start(t, smsctest.Options{DropAfter: 300, ReceiptDelay: 20 * time.Millisecond})
+	const n = 1000
+	c, _ := seed(t, s, "drop", n, nil, nil)
+	run(t, context.Background(), s, peer, c.ID, campaign.Config{Window: 10})
+	got, _ := delivered(t, peer)
+	ms := messages(t, s, c.ID)
+	states := countStates(ms)
+	for num, m := range ms {
+		switch k := len(got[num]); {
+		case k > 1:
+			t.Errorf("%s received %d messages", num, k)
+		case m.State == unspoof.MessageDelivered && k != 1:
+			t.Errorf("%s is delivered but the SMSC never had it", num)
+		case m.State != unspoof.MessageDelivered && m.State != unspoof.MessageAmbiguous:
+			t.Errorf("%s ended %s (%s)", num, m.State, m.Reason)
+		}
+	}
+	if states[unspoof.MessageAmbiguous] > 10 || states[unspoof.MessageDelivered]+states[unspoof.MessageAmbiguous] != n {
+		t.Errorf("states %v: want all delivered but at most a window (10) ambiguous", states)
+	}
+	if st, _ := peer.Stats(); st.Drops != 1 || st.Binds < 2 {
+		t.Errorf("peer stats %+v: want one drop and a second bind", st)
+	}
+	t.Logf("after the drop: %v", states)
+}
+
+// TestCampaignStop: a reply "Stop please" from a number whose message is still pending
+// suppresses it, and the number is opted out of every later campaign.
+func TestCampaignStop(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	last := number(299)
+	peer := smsctest.Start(t, smsctest.Options{MOAfter: 5, MOFrom: strings.TrimPrefix(last, "+"), MOText: "Stop please"})
+	c, _ := seed(t, s, "stop", 300, nil, nil)
+	sum := run(t, context.Background(), s, peer, c.ID, campaign.Config{Rate: 200})
+	got, _ := delivered(t, peer)
+	if len(got[last]) != 0 {
+		t.Errorf("%s said STOP and still got %q", last, got[last])
+	}
+	ms := messages(t, s, c.ID)
+	if m := ms[last]; m.State != unspoof.MessageSuppressed || m.Reason != "opted out" {
+		t.Errorf("%s: %s %q, want suppressed: opted out", last, m.State, m.Reason)
+	}
+	if states := countStates(ms); states[unspoof.MessageDelivered] != 299 {
+		t.Errorf("states %v, want 299 delivered", states)
+	}
+	if o, err := s.FindOptOut(context.Background(), last); err != nil || o.Text != "Stop please" {
+		t.Errorf("opt-out of %s: %+v, %v", last, o, err)
+	}
+	if sum.OptOuts != 1 {
+		t.Errorf("summary counts %d STOPs", sum.OptOuts)
+	}
+	// A later campaign to the same number: suppressed before it is sent.
+	c2, _ := seed(t, s, "stop 2", 300, nil, nil)
+	run(t, context.Background(), s, peer, c2.ID, campaign.Config{})
+	if got, _ := delivered(t, peer); len(got[last]) != 0 {
+		t.Errorf("%s opted out and got %q from a later campaign", last, got[last])
+	}
+	if m := messages(t, s, c2.ID)[last]; m.State != unspoof.MessageSuppressed {
+		t.Errorf("later campaign: %s is %s", last, m.State)
+	}
+}
+
+// TestCampaignEarlyReceipts: the SMSC sends each receipt before its submit_sm_resp. The engine
+// holds them and applies them once it has recorded the message id.
+func TestCampaignEarlyReceipts(t *testing.T) {
+	t.Parallel()
+	for name, s := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			peer := smsctest.Start(t, smsctest.Options{ReceiptFirst: true, IDFormat: "dec", NoReceiptTLV: true})
+			c, _ := seed(t, s, "early", 300, func(i int) bool { return i%5 == 0 }, nil)
+			run(t, context.Background(), s, peer, c.ID, campaign.Config{})
+			if states := countStates(messages(t, s, c.ID)); states[unspoof.MessageDelivered] != 300 {
+				t.Errorf("states %v, want 300 delivered", states)
+			}
+		})
+	}
+}
+
+// TestCampaignSendingHours: at 03:00 in London nothing is sent; the run waits and says why.
+func TestCampaignSendingHours(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	peer := smsctest.Start(t, smsctest.Options{})
+	c, _ := seed(t, s, "night", 10, nil, func(c *unspoof.Campaign) { c.QuietStart, c.QuietEnd = 9, 20 })
+	night := time.Date(2026, 1, 15, 3, 0, 0, 0, time.UTC)
+	ctx, cancel := context.WithTimeout(context.Background(), 1500*time.Millisecond)
+	defer cancel()
+	var why string
+	sum := run(t, ctx, s, peer, c.ID, campaign.Config{Now: func() time.Time { return night },
+		Progress: func(p campaign.Progress) { why = cmp(p.Waiting, why) }})
+	if subs, _ := peer.Submits(); len(subs) != 0 {
+		t.Errorf("%d messages sent at 03:00", len(subs))
+	}
+	if !strings.Contains(why, "outside sending hours") || !strings.Contains(why, "2026-01-15 09:00 UTC") {
+		t.Errorf("waiting: %q", why)
+	}
+	if states := countStates(messages(t, s, c.ID)); states[unspoof.MessagePending] != 10 || sum.Stopped != "interrupted" {
+		t.Errorf("states %v, stopped %q: want all 10 still pending after an interrupt", states, sum.Stopped)
+	}
+}
+
+func cmp(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}
+
+// TestCampaignDailyCap: a cap of 25 a day sends 25 and waits for midnight.
+func TestCampaignDailyCap(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	peer := smsctest.Start(t, smsctest.Options{})
+	c, _ := seed(t, s, "capped", 60, nil, func(c *unspoof.Campaign) { c.DailyCap = 25 })
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	defer cancel()
+	var why string
+	run(t, ctx, s, peer, c.ID, campaign.Config{Progress: func(p campaign.Progress) { why = cmp(p.Waiting, why) }})
+	if subs, _ := peer.Submits(); len(subs) != 25 {
+		t.Errorf("%d sent with a daily cap of 25", len(subs))
+	}
+	if !strings.Contains(why, "daily cap of 25") {
+		t.Errorf("waiting: %q", why)
+	}
+}
+
+// TestCampaignPauseResume: pausing stops submission within seconds; resuming finishes it.
+func TestCampaignPauseResume(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	peer := smsctest.Start(t, smsctest.Options{ReceiptDelay: 10 * time.Millisecond})
+	c, _ := seed(t, s, "pause", 400, nil, nil)
+	ctx := context.Background()
+	paused := make(chan int, 1)
+	go func() {
+		for {
+			time.Sleep(50 * time.Millisecond)
+			if subs, _ := peer.Submits(); len(subs) >= 50 {
+				if err := campaign.Pause(ctx, s, c.ID, "alice", time.Now()); err != nil {
+					t.Error(err)
+				}
+				time.Sleep(3 * time.Second) // a heartbeat (2 s) to notice, and then some
+				subs, _ := peer.Submits()
+				paused <- len(subs)
+				time.Sleep(500 * time.Millisecond)
+				if after, _ := peer.Submits(); len(after) != len(subs) {
+					t.Errorf("still sending while paused: %d then %d", len(subs), len(after))
+				}
+				if err := campaign.Resume(ctx, s, c.ID, "alice", time.Now()); err != nil {
+					t.Error(err)
+				}
+				return
+			}
+		}
+	}()
+	sum := run(t, ctx, s, peer, c.ID, campaign.Config{Rate: 100})
+	if n := <-paused; n >= 400 {
+		t.Errorf("pause came too late: %d sent", n)
+	}
+	got, _ := delivered(t, peer)
+	if len(got) != 400 || sum.Campaign.State != unspoof.CampaignDone {
+		t.Errorf("after resume: %d numbers reached, campaign %s", len(got), sum.Campaign.State)
+	}
+}
+
+// TestCampaignRefusals: a draft, and a synthetic campaign through a non-loopback SMSC, are
+// refused before anything is claimed.
+func TestCampaignRefusals(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	ctx := context.Background()
+	draft := &unspoof.Campaign{Name: "draft", Template: "x {{reference}}", SenderID: "POLICE", QuietEnd: 24, CreatedBy: "alice", CreatedAt: time.Now()}
+	if err := s.CreateCampaign(ctx, draft, []*unspoof.Message{{E164: number(1), TZ: "Europe/London", Text: "x", Parts: 1}}); err != nil {
+		t.Fatal(err)
+	}
+	eng := campaign.New(campaign.Config{Store: s, SMSCAddr: "127.0.0.1:1"})
+	if _, err := eng.Run(ctx, draft.ID); unspoof.ErrorCode(err) != unspoof.ECONFLICT || !strings.Contains(err.Error(), "not approved") {
+		t.Errorf("running a draft: %v", err)
+	}
+	if err := campaign.Approve(ctx, s, draft.ID, "ALICE", time.Now()); unspoof.ErrorCode(err) != unspoof.EUNAUTHORIZED {
+		t.Errorf("approval by the creator: %v", err)
+	}
+	synth, _ := seed(t, s, "synthetic", 3, nil, func(c *unspoof.Campaign) { c.Synthetic = true })
+	eng = campaign.New(campaign.Config{Store: s, SMSCAddr: "192.0.2.10:2775"})
+	if _, err := eng.Run(ctx, synth.ID); unspoof.ErrorCode(err) != unspoof.EINVALID || !strings.Contains(err.Error(), "synthetic") {
+		t.Errorf("synthetic through a real SMSC: %v", err)
+	}
+	if states := countStates(messages(t, s, synth.ID)); states[unspoof.MessagePending] != 3 {
+		t.Errorf("a refused run touched messages: %v", states)
+	}
+	es, _ := s.FindAudit(ctx, 0)
+	var actions []string
+	for _, e := range es {
+		actions = append(actions, e.Action+" by "+e.Actor)
+	}
+	if !slices.Contains(actions, "campaign.approve by bob") {
+		t.Errorf("audit log %q lacks the approval", actions)
+	}
+}
