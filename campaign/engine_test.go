@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/campaign"
 	"github.com/unspoof/unspoof/postgres"
@@ -186,7 +188,19 @@ func TestCampaign2000(t *testing.T) {
 				ReceiptRules: map[string]string{"13": "undeliverable"}})
 			const n = 2000
 			c, want := seed(t, s, "two thousand", n, func(i int) bool { return i%10 == 3 }, nil)
-			sum := run(t, context.Background(), s, peer, c.ID, campaign.Config{})
+			reg := prometheus.NewRegistry()
+			sum := run(t, context.Background(), s, peer, c.ID, campaign.Config{Metrics: campaign.NewMetrics(reg)})
+			metrics := gather(t, reg)
+			for series, want := range map[string]float64{
+				`unspoof_campaign_messages_total{state="submitted"}`: n,
+				`unspoof_campaign_submits_total{outcome="ok"}`:       n + 2*n/10,
+				`unspoof_campaign_receipts_total{state="UNDELIV"}`:   20 * 3, // numbers ending 13 have three parts
+				`unspoof_campaign_receipts_total{state="DELIVRD"}`:   n + 2*n/10 - 20*3,
+			} {
+				if metrics[series] != want {
+					t.Errorf("metric %s = %v, want %v", series, metrics[series], want)
+				}
+			}
 
 			got, _ := delivered(t, peer)
 			for num, m := range want {
@@ -469,4 +483,24 @@ func TestCampaignRefusals(t *testing.T) {
 	if !slices.Contains(actions, "campaign.approve by bob") {
 		t.Errorf("audit log %q lacks the approval", actions)
 	}
+}
+
+// gather returns the registry's counters as series → value.
+func gather(t *testing.T, reg *prometheus.Registry) map[string]float64 {
+	t.Helper()
+	mfs, err := reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]float64{}
+	for _, mf := range mfs {
+		for _, m := range mf.GetMetric() {
+			var labels []string
+			for _, l := range m.GetLabel() {
+				labels = append(labels, fmt.Sprintf("%s=%q", l.GetName(), l.GetValue()))
+			}
+			out[mf.GetName()+"{"+strings.Join(labels, ",")+"}"] = m.GetCounter().GetValue()
+		}
+	}
+	return out
 }

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -200,4 +201,66 @@ func RetryAmbiguous(ctx context.Context, s unspoof.CampaignStore, id int64, by, 
 		return 0, err
 	}
 	return n, audit(ctx, s, by, "campaign.retry-ambiguous", id, fmt.Sprintf("%d messages: %s", n, why))
+}
+
+// Plan is what a run would do now, without sending anything: run --dry-run.
+type Plan struct {
+	Campaign *unspoof.Campaign
+	Pending  int                // messages that would be sent
+	Parts    int64              // their SMS parts
+	OpenNow  int                // … in their sending hours now
+	Zones    []ZonePlan         // by time zone, most messages first
+	Samples  []*unspoof.Message // the first few, as they would be sent
+	Duration time.Duration      // at the given rate, ignoring sending hours and the cap (0: no rate)
+}
+
+// ZonePlan is the pending messages of one time zone (or set of zones) and when they may go.
+type ZonePlan struct {
+	Zone     string
+	Messages int
+	Open     bool      // within sending hours now
+	NextOpen time.Time // when sending hours next begin, if not open
+}
+
+// DryRun works out what running the campaign would send now, at rate parts a second (0: no
+// throttle), without claiming or sending anything.
+func DryRun(ctx context.Context, s unspoof.CampaignStore, id int64, rate float64, now time.Time) (*Plan, error) {
+	c, err := s.FindCampaignByID(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	pending := unspoof.MessagePending
+	ms, _, err := s.FindMessages(ctx, unspoof.MessageFilter{CampaignID: id, State: &pending})
+	if err != nil {
+		return nil, err
+	}
+	p := &Plan{Campaign: c, Pending: len(ms)}
+	h := Hours{c.QuietStart, c.QuietEnd}
+	byZone := map[string]*ZonePlan{}
+	for _, m := range ms {
+		p.Parts += int64(m.Parts)
+		z := byZone[m.TZ]
+		if z == nil {
+			z = &ZonePlan{Zone: m.TZ, Open: h.Open(m.TZ, now)}
+			if !z.Open {
+				z.NextOpen = h.NextOpen(m.TZ, now)
+			}
+			byZone[m.TZ] = z
+		}
+		z.Messages++
+		if z.Open {
+			p.OpenNow++
+		}
+		if len(p.Samples) < 3 {
+			p.Samples = append(p.Samples, m)
+		}
+	}
+	for _, z := range byZone {
+		p.Zones = append(p.Zones, *z)
+	}
+	slices.SortFunc(p.Zones, func(a, b ZonePlan) int { return cmp.Or(b.Messages-a.Messages, strings.Compare(a.Zone, b.Zone)) })
+	if rate > 0 {
+		p.Duration = time.Duration(float64(p.Parts) / rate * float64(time.Second))
+	}
+	return p, nil
 }

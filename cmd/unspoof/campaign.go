@@ -452,9 +452,10 @@ func newCampaignRunCmd(g *globals) *cobra.Command {
 		linger                      time.Duration
 		metricsAddr                 string
 		allowReal, noProgress       bool
+		dryRun                      bool
 	)
 	cmd := &cobra.Command{
-		Use:   "run ID --smsc HOST:PORT [--rate PARTS/S]",
+		Use:   "run ID --smsc HOST:PORT [--rate PARTS/S] [--dry-run]",
 		Short: "Send an approved campaign over SMPP, with live progress",
 		Long: `run binds to the SMSC as a transceiver and sends the campaign's pending messages: throttled to
 --rate SMS parts a second (slowing down when the SMSC says it is throttling), only in sending hours,
@@ -464,13 +465,27 @@ sent stay pending. A campaign of synthetic evidence is refused unless the SMSC i
 
 The SMPP password is read from the environment variable --password-env names.`,
 		Example: `  UNSPOOF_SMPP_PASSWORD=secret unspoof campaign run 1 --smsc 127.0.0.1:2775 --system-id unspoof --rate 50
-  unspoof campaign run 1 --smsc 127.0.0.1:2775 --metrics 127.0.0.1:9464`,
+  unspoof campaign run 1 --smsc 127.0.0.1:2775 --metrics 127.0.0.1:9464
+  unspoof campaign run 1 --dry-run --rate 50`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
 			id, err := campaignID(args[0])
 			if err != nil {
 				return err
+			}
+			if dryRun {
+				s, err := g.openCase(ctx)
+				if err != nil {
+					return err
+				}
+				defer s.Close()
+				p, err := campaign.DryRun(ctx, s, id, rate, time.Now())
+				if err != nil {
+					return err
+				}
+				printPlan(g.stdout, p, addr, allowReal)
+				return nil
 			}
 			if addr == "" {
 				return usageError{errors.New("--smsc HOST:PORT is required")}
@@ -551,7 +566,37 @@ The SMPP password is read from the environment variable --password-env names.`,
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
 	cmd.Flags().BoolVar(&allowReal, "allow-real-smsc", false, "send a synthetic dataset's campaign through a non-loopback SMSC (never do this with simulated numbers)")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "no progress bar")
+	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be sent now (by time zone, parts, time at --rate, samples) and send nothing")
 	return cmd
+}
+
+// printPlan shows a dry run. Sample numbers are masked: the texts are what staff check.
+func printPlan(w io.Writer, p *campaign.Plan, addr string, allowReal bool) {
+	c := p.Campaign
+	fmt.Fprintf(w, "dry run of campaign %d %q (%s): nothing sent\n", c.ID, c.Name, c.State)
+	fmt.Fprintf(w, "%s pending messages, %s SMS parts; %s within sending hours (%02d:00–%02d:00 local) now\n",
+		count(int64(p.Pending)), count(p.Parts), count(int64(p.OpenNow)), c.QuietStart, c.QuietEnd)
+	for _, z := range p.Zones {
+		when := "now"
+		if !z.Open {
+			when = "from " + z.NextOpen.UTC().Format("2006-01-02 15:04 MST")
+		}
+		fmt.Fprintf(w, "  %-50s %8s  %s\n", z.Zone, count(int64(z.Messages)), when)
+	}
+	if p.Duration > 0 {
+		fmt.Fprintf(w, "at the given rate: about %s of sending\n", p.Duration.Round(time.Second))
+	}
+	if c.DailyCap > 0 {
+		fmt.Fprintf(w, "daily cap: %s messages a day (all campaigns)\n", count(int64(c.DailyCap)))
+	}
+	if addr != "" {
+		if err := campaign.CheckSMSC(c, addr, allowReal); err != nil {
+			fmt.Fprintln(w, "would be refused:", unspoof.ErrorMessage(err))
+		}
+	}
+	for _, m := range p.Samples {
+		fmt.Fprintf(w, "to %s (%d part%s): %s\n", campaign.Mask(m.E164), m.Parts, plural(m.Parts), m.Text)
+	}
 }
 
 func progressLine(p campaign.Progress) string {

@@ -66,6 +66,14 @@ func TestCampaignKilled(t *testing.T) {
 				t.Errorf("a synthetic campaign through a remote SMSC: %s", stderr)
 			}
 
+			dry, _ := run(t, db, 0, "campaign", "run", "1", "--dry-run", "--rate", "150", "--smsc", "198.51.100.7:2775")
+			for _, want := range []string{"nothing sent", num(total) + " pending messages", "Europe/London", "now",
+				"would be refused", "to +447", "Your reference is "} {
+				if !strings.Contains(dry, want) {
+					t.Errorf("dry run does not say %q:\n%s", want, dry)
+				}
+			}
+
 			peer := smsctest.Start(t, smsctest.Options{ReceiptDelay: 20 * time.Millisecond})
 			runArgs := []string{"--db", db, "campaign", "run", "1", "--smsc", peer.Addr, "--rate", "150", "--linger", "5s", "--no-progress"}
 			sender := exec.Command(binary, runArgs...)
