@@ -3,9 +3,7 @@ package campaign_test
 import (
 	"context"
 	"fmt"
-	"path/filepath"
 	"slices"
-	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -14,11 +12,7 @@ import (
 
 	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/campaign"
-	"github.com/unspoof/unspoof/postgres"
-	"github.com/unspoof/unspoof/smpp"
 	"github.com/unspoof/unspoof/smpp/smsctest"
-	"github.com/unspoof/unspoof/sqlite"
-	"github.com/unspoof/unspoof/storetest"
 )
 
 // TestCampaign2000 sends a 2,000-message campaign, a tenth of them in three parts, and checks
