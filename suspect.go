@@ -22,13 +22,17 @@ type AccountActivity struct {
 	OrgCalls  int64 // calls presenting an organisation's number
 
 	FirstActivity, LastActivity time.Time // first and last payment or call; zero if none
+
+	// LossMinor is the victims' reported losses attributed to the account (pence): each
+	// matched report's loss shared among the accounts that called the victim, in proportion to
+	// their calls over the threshold (all their calls when none was).
+	LossMinor int64
 }
 
 // Suspect is one account of the spoofing service as a suspects ranking judged it.
 type Suspect struct {
 	AccountActivity
-	Identified bool // the Met's 2022 rule: a GB account that paid at least £100
-	LossMinor  int64
+	Identified bool    // the Met's 2022 rule: a GB account that paid at least £100
 	Rule       string  // "met-2022" or "harm"
 	Score      float64 // the harm model's value (computed under every rule)
 	Rank       int     // 1-based position in the ranking

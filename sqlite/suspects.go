@@ -29,7 +29,8 @@ ORDER BY c.account_id`
 
 // accountPaymentsQuery is every account with its payments' totals, in id order.
 const accountPaymentsQuery = `
-SELECT a.id, a.external_id, a.username, a.country, coalesce(sum(p.amount_minor), 0), count(p.id), min(p.paid_at), max(p.paid_at)
+SELECT a.id, a.external_id, a.username, a.country, coalesce(sum(p.amount_minor), 0), count(p.id), min(p.paid_at), max(p.paid_at),
+	(SELECT coalesce(sum(r.loss_minor), 0) FROM report_accounts r WHERE r.account_id = a.id)
 FROM accounts a LEFT JOIN payments p ON p.account_id = a.id
 GROUP BY a.id
 ORDER BY a.id`
@@ -71,7 +72,8 @@ func (db *DB) ScanAccountActivity(ctx context.Context, longerThan time.Duration,
 	for rows.Next() {
 		var a unspoof.AccountActivity
 		var first, last sql.NullInt64
-		if err := rows.Scan(&a.AccountID, &a.ExternalID, &a.Username, &a.Country, &a.PaidMinor, &a.Payments, &first, &last); err != nil {
+		if err := rows.Scan(&a.AccountID, &a.ExternalID, &a.Username, &a.Country, &a.PaidMinor, &a.Payments, &first, &last,
+			&a.LossMinor); err != nil {
 			return fmt.Errorf("account payments: %w", err)
 		}
 		var lo, hi int64

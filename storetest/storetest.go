@@ -36,6 +36,8 @@ func Run(t *testing.T, open Opener) {
 		{"CampaignLifecycle", testCampaignLifecycle},
 		{"MessageStateMachine", testMessageStateMachine},
 		{"CampaignFailures", testCampaignFailures},
+		{"ReportsLink", testReportsLink},
+		{"StaffSessions", testStaffSessions},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -37,7 +37,7 @@ func (m *Model) Terms(s *unspoof.Suspect) []Term {
 		{Feature: "long_calls", Value: float64(s.LongCalls), Weight: m.LongCall, Note: "calls over 60 s"},
 		{Feature: "orgs", Value: float64(s.Orgs), Weight: m.Org, Note: "organisations impersonated"},
 		{Feature: "spend_gbp", Value: float64(s.PaidMinor) / 100, Weight: m.SpendGBP, Note: "paid to the service"},
-		{Feature: "loss_gbp", Value: float64(s.LossMinor) / 100, Weight: m.LossGBP, Note: "linked reported losses (none until reports exist)"},
+		{Feature: "loss_gbp", Value: float64(s.LossMinor) / 100, Weight: m.LossGBP, Note: "victims' reported losses attributed to the account"},
 	}
 	for i := range t {
 		t[i].Points = t[i].Value * t[i].Weight

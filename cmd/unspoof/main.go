@@ -129,6 +129,8 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 		newSuspectsCmd(g),
 		newEvaluateCmd(g),
 		newCampaignCmd(g),
+		newServeCmd(g),
+		newStaffCmd(g),
 	)
 	return root
 }

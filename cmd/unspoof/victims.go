@@ -25,6 +25,8 @@ type caseStore interface {
 	unspoof.VictimStore
 	unspoof.SuspectStore
 	unspoof.CampaignStore
+	unspoof.ReportStore
+	unspoof.StaffStore
 }
 
 // openCase opens the store --db names, as a caseStore.
