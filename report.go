@@ -142,7 +142,7 @@ type StaffStore interface {
 	// SetStaffLogin records the outcome of a login attempt: failed count and lockout.
 	SetStaffLogin(ctx context.Context, id int64, failed int, lockedUntil time.Time) error
 	CreateSession(ctx context.Context, s *Session) error
-	// FindSession returns an unexpired session and its member of staff, or ENOTFOUND.
+	// FindSession returns an unexpired session and its member of staff, or EUNAUTHORIZED.
 	FindSession(ctx context.Context, tokenHash string, now time.Time) (*Session, *Staff, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 }

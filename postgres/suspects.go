@@ -15,7 +15,8 @@ import (
 var _ unspoof.SuspectStore = (*DB)(nil)
 
 // accountActivityQuery is the one pass over calls a suspects ranking makes, grouped by
-// account, joined to each account's payment totals. $1 is the long-call threshold in seconds.
+// account, joined to each account's payment totals and to the reported losses linked to it
+// (report_accounts, grouped by account). $1 is the long-call threshold in seconds.
 // Presented numbers are matched against organisations' numbers (one org per number: the
 // lowest id) by a hash join on that small table; their own numbers are no
 // victims.
@@ -31,15 +32,16 @@ c AS (
 	GROUP BY c.account_id),
 p AS (
 	SELECT account_id, sum(amount_minor) AS paid, count(*) AS n, min(paid_at) AS first_paid, max(paid_at) AS last_paid
-	FROM payments GROUP BY account_id)
+	FROM payments GROUP BY account_id),
+r AS (SELECT account_id, sum(loss_minor) AS loss FROM report_accounts GROUP BY account_id)
 SELECT a.id, a.external_id, a.username, a.country, coalesce(p.paid, 0)::bigint, coalesce(p.n, 0),
 	coalesce(c.calls, 0), coalesce(c.long_calls, 0), coalesce(c.victims, 0), coalesce(c.orgs, 0), coalesce(c.org_calls, 0),
-	least(c.first_call, p.first_paid), greatest(c.last_call, p.last_paid)
-FROM accounts a LEFT JOIN c ON c.account_id = a.id LEFT JOIN p ON p.account_id = a.id
+	least(c.first_call, p.first_paid), greatest(c.last_call, p.last_paid), coalesce(r.loss, 0)::bigint
+FROM accounts a LEFT JOIN c ON c.account_id = a.id LEFT JOIN p ON p.account_id = a.id LEFT JOIN r ON r.account_id = a.id
 ORDER BY a.id`
 
 // ScanAccountActivity calls fn for each account in id order with its payments and calls
-// aggregated, all read from one snapshot.
+// aggregated and its linked reported losses summed, all read from one snapshot.
 func (db *DB) ScanAccountActivity(ctx context.Context, longerThan time.Duration, fn func(*unspoof.AccountActivity) error) error {
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
@@ -55,7 +57,7 @@ func (db *DB) ScanAccountActivity(ctx context.Context, longerThan time.Duration,
 			var first, last pgtype.Timestamptz
 			for rows.Next() {
 				if err := rows.Scan(&a.AccountID, &a.ExternalID, &a.Username, &a.Country, &a.PaidMinor, &a.Payments, &a.Calls,
-					&a.LongCalls, &a.Victims, &a.Orgs, &a.OrgCalls, &first, &last); err != nil {
+					&a.LongCalls, &a.Victims, &a.Orgs, &a.OrgCalls, &first, &last, &a.LossMinor); err != nil {
 					return err
 				}
 				a.FirstActivity, a.LastActivity = time.Time{}, time.Time{}

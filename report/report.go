@@ -60,6 +60,10 @@ type FieldError struct {
 // Check reads a form into a report, or says what is wrong with it, field by field, in the
 // order the fields appear. now bounds the date of the call.
 func Check(f *Form, now time.Time) (*unspoof.Report, []FieldError) {
+	for _, p := range []*string{&f.Reference, &f.Phone, &f.Day, &f.Month, &f.Year, &f.Org, &f.Lost, &f.Amount, &f.PaidBy,
+		&f.Story, &f.ContactBy, &f.Contact, &f.Consent} {
+		*p = clean(*p)
+	}
 	var errs []FieldError
 	bad := func(field, msg string) { errs = append(errs, FieldError{field, msg}) }
 	tooLong := func(field, label, v string, n int) bool {
@@ -158,6 +162,18 @@ func Check(f *Form, now time.Time) (*unspoof.Report, []FieldError) {
 	}
 	r.Consent = f.Consent == "yes"
 	return r, errs
+}
+
+// clean makes typed text safe to store on any engine: invalid UTF-8 becomes U+FFFD, and control
+// characters other than newline and tab are dropped (a NUL is refused by PostgreSQL).
+func clean(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
+	return strings.Map(func(r rune) rune {
+		if r < 0x20 && r != '\n' && r != '\t' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
 }
 
 func looksLikeEmail(s string) bool {

@@ -121,6 +121,12 @@ func testReportsLink(t *testing.T, open Opener) {
 		t.Errorf("after relinking, U1's loss is %d", sp.LossMinor)
 	}
 
+	days, err := s.CallsPerDay(ctx)
+	must(t, err)
+	if len(days) != 1 || !days[0].Day.Equal(t0.Truncate(24*time.Hour)) || days[0].Calls != 11 {
+		t.Errorf("CallsPerDay = %+v, want 11 calls on %s", days, t0.Format(time.DateOnly))
+	}
+
 	f, err := s.Figures(ctx, true)
 	must(t, err)
 	if f.Calls != 11 || f.Victims != 3 || f.Reports != 3 || f.ReportsMatched != 2 || f.LossTotalMinor != 1_025_001 ||
