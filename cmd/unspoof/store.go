@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"time"
 
 	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/postgres"
@@ -53,5 +54,19 @@ func (g *globals) export(out, what string, n int, write func(io.Writer) error) e
 		return fmt.Errorf("export to %s: %w", out, err)
 	}
 	fmt.Fprintf(g.stderr, "%s export: %s %s → %s\n", what, count(int64(n)), what, out)
+	return nil
+}
+
+// audit records in the store's audit log that the user of this command saw or exported
+// personal data (or made a decision). If it cannot be recorded, the command stops.
+func (g *globals) audit(ctx context.Context, s caseStore, action, object, detail string) error {
+	actor := os.Getenv("UNSPOOF_STAFF")
+	if actor == "" {
+		actor = currentUser()
+	}
+	if err := s.Audit(ctx, &unspoof.AuditEntry{At: time.Now().UTC(), Actor: actor + " (cli)", Action: action, Object: object,
+		Detail: detail}); err != nil {
+		return fmt.Errorf("audit log: %w", err)
+	}
 	return nil
 }

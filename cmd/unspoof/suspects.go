@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"encoding/csv"
 	"fmt"
 	"io"
@@ -223,6 +224,10 @@ numbers: personal data, to be handled as such.`,
 			defer s.Close()
 			ss, _, err := s.FindSuspects(ctx, unspoof.SuspectFilter{Limit: top})
 			if err != nil {
+				return err
+			}
+			if err := g.audit(ctx, s, "suspects.export", "suspects", fmt.Sprintf("%d suspects as %s to %s", len(ss), format,
+				cmp.Or(out, "stdout"))); err != nil {
 				return err
 			}
 			return g.export(out, "suspects", len(ss), func(w io.Writer) error {

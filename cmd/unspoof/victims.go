@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"encoding/json"
@@ -283,6 +284,9 @@ func newVictimsListCmd(g *globals) *cobra.Command {
 			if err != nil {
 				return err
 			}
+			if err := g.audit(cmd.Context(), s, "victims.list", "victims", fmt.Sprintf("%d shown", len(vs))); err != nil {
+				return err
+			}
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
 			fmt.Fprintln(w, "RANK\tNUMBER\tTIER\tCHANNEL\tSCORE\tCALLS\tLONG\tTALK\tACCOUNTS\tORGS\tCODE")
 			for _, v := range vs {
@@ -324,6 +328,9 @@ func newVictimsShowCmd(g *globals) *cobra.Command {
 			defer s.Close()
 			v, err := s.FindVictimByNumber(ctx, number)
 			if err != nil {
+				return err
+			}
+			if err := g.audit(ctx, s, "victim.view", v.E164, ""); err != nil {
 				return err
 			}
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
@@ -410,6 +417,10 @@ The file holds full phone numbers: personal data, to be handled as such.`,
 			defer s.Close()
 			vs, _, err := s.FindVictims(cmd.Context(), f)
 			if err != nil {
+				return err
+			}
+			if err := g.audit(cmd.Context(), s, "victims.export", "victims", fmt.Sprintf("%d victims as %s to %s", len(vs), format,
+				cmp.Or(out, "stdout"))); err != nil {
 				return err
 			}
 			return g.export(out, "victims", len(vs), func(w io.Writer) error { return writeVictims(w, format, vs) })
