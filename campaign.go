@@ -172,6 +172,7 @@ type MessageFilter struct {
 type ClaimFilter struct {
 	CampaignID int64
 	TZs        []string // only messages to these time zones (in their sending hours now)
+	AfterID    int64    // only messages with a greater id: where the last claim ended (0: from the start)
 	Limit      int
 }
 
@@ -191,13 +192,17 @@ type CampaignStore interface {
 	// FindCampaigns returns every campaign, newest first, with counts.
 	FindCampaigns(ctx context.Context) ([]*Campaign, error)
 
+	// CampaignState returns a campaign's state without counting its messages, or ENOTFOUND.
+	CampaignState(ctx context.Context, id int64) (string, error)
+
 	// SetCampaignState moves campaign id to state if it is in one of from (ECONFLICT otherwise),
 	// recording by as approver when state is approved. Cancelling suppresses its pending
 	// messages in the same transaction.
 	SetCampaignState(ctx context.Context, id int64, from []string, to, by string, at time.Time) error
 
 	// ClaimMessages moves up to f.Limit pending messages of the campaign to submitting and
-	// returns them, oldest first. Messages to opted-out numbers are made suppressed instead.
+	// returns them, oldest first. Messages to opted-out numbers are made suppressed instead
+	// (and not returned).
 	ClaimMessages(ctx context.Context, f ClaimFilter, at time.Time) ([]*Message, error)
 
 	// PendingTZs returns the time zones of the campaign's pending messages.

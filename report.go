@@ -95,6 +95,10 @@ type ReportStore interface {
 	Figures(ctx context.Context, evidence bool) (*Figures, error)
 	// CallsPerDay counts the calls of each UTC day, oldest first (a scan of every call).
 	CallsPerDay(ctx context.Context) ([]DayCount, error)
+	// ReportSeries counts the reports received in each hour since since (keyed by the hour's
+	// start, UTC), and the reports with a loss by size: buckets[i] counts losses at most
+	// lossEdges[i] pence (and above lossEdges[i-1]); the last bucket is everything above.
+	ReportSeries(ctx context.Context, since time.Time, lossEdges []int64) (perHour map[time.Time]int64, buckets []int64, err error)
 }
 
 // DayCount is how many calls were made on one day.

@@ -321,6 +321,7 @@ func (e *Engine) dispatch(ctx context.Context, rs *runState) error {
 
 	var tzs []string
 	var tzsAt time.Time
+	var after int64 // the last id claimed: the next claim starts past it
 	var sentToday, claimedToday int64 // submitted today before the day's first claim; claimed since
 	day := time.Time{}
 	claim := e.cfg.Batch
@@ -377,14 +378,15 @@ func (e *Engine) dispatch(ctx context.Context, rs *runState) error {
 			}
 			limit = int(min(int64(limit), left))
 		}
-		ms, err := s.ClaimMessages(ctx, unspoof.ClaimFilter{CampaignID: c.ID, TZs: open, Limit: limit}, now)
+		ms, err := s.ClaimMessages(ctx, unspoof.ClaimFilter{CampaignID: c.ID, TZs: open, AfterID: after, Limit: limit}, now)
 		if err != nil {
 			return err
 		}
 		if len(ms) == 0 {
-			tzs = nil
+			tzs, after = nil, 0 // from the start again: messages returned to pending have lower ids
 			continue
 		}
+		after = ms[len(ms)-1].ID
 		claimedToday += int64(len(ms))
 		for i, m := range ms {
 			if ctx.Err() != nil || rs.stopping() != "" || rs.paused.Load() {
@@ -566,18 +568,18 @@ func (e *Engine) watch(ctx context.Context, rs *runState) {
 			}
 			return
 		}
-		c, err := e.cfg.Store.FindCampaignByID(ctx, rs.c.ID)
+		state, err := e.cfg.Store.CampaignState(ctx, rs.c.ID)
 		if err != nil {
 			continue
 		}
-		if c.State == unspoof.CampaignCancelled {
-			rs.stop.Store(c.State)
-			e.log.Info("campaign cancelled: stopping", "campaign", c.ID)
+		if state == unspoof.CampaignCancelled {
+			rs.stop.Store(state)
+			e.log.Info("campaign cancelled: stopping", "campaign", rs.c.ID)
 			return
 		}
-		if p := c.State == unspoof.CampaignPaused; p != rs.paused.Load() {
+		if p := state == unspoof.CampaignPaused; p != rs.paused.Load() {
 			rs.paused.Store(p)
-			e.log.Info("campaign "+c.State, "campaign", c.ID)
+			e.log.Info("campaign "+state, "campaign", rs.c.ID)
 		}
 	}
 }
@@ -632,7 +634,7 @@ func (e *Engine) linger(ctx context.Context, rs *runState) error {
 		select {
 		case <-ctx.Done():
 			return nil
-		case <-time.After(100 * time.Millisecond):
+		case <-time.After(250 * time.Millisecond):
 		}
 	}
 	return nil

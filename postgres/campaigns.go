@@ -144,6 +144,11 @@ func (db *DB) CreateCampaign(ctx context.Context, c *unspoof.Campaign, msgs []*u
 		}))
 		return translate("messages", err)
 	})
+	if err == nil && len(msgs) >= 1000 {
+		// The planner must know the campaign is there before the first claim: autovacuum
+		// would take a minute, and until then every claim sorts all pending messages.
+		_, err = db.pool.Exec(ctx, `ANALYZE messages`)
+	}
 	return domainOr("create campaign", err)
 }
 
@@ -290,21 +295,20 @@ func (db *DB) ClaimMessages(ctx context.Context, f unspoof.ClaimFilter, at time.
 	}
 	var out []*unspoof.Message
 	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `WITH opted AS MATERIALIZED (
-				SELECT m.id FROM messages m JOIN optouts o ON o.e164 = m.e164
-				WHERE m.campaign_id = $2 AND m.state = 'pending' FOR UPDATE OF m SKIP LOCKED)
-			UPDATE messages SET state = 'suppressed', reason = 'opted out', updated_at = $1
-			WHERE id IN (SELECT id FROM opted) AND state = 'pending'`, at, f.CampaignID); err != nil {
-			return err
-		}
+		// Opt-outs are checked on the rows being claimed only: a claimed message to a number that
+		// said STOP becomes suppressed instead.
 		rows, _ := tx.Query(ctx, `WITH claimed AS MATERIALIZED (
-				SELECT id FROM messages WHERE campaign_id = $2 AND state = 'pending' AND tz = ANY($3)
+				SELECT id FROM messages WHERE campaign_id = $2 AND state = 'pending' AND tz = ANY($3) AND id > $5
 				ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
-			UPDATE messages SET state = 'submitting', updated_at = $1
-			WHERE id IN (SELECT id FROM claimed) AND state = 'pending'
-			RETURNING `+messageCols, at, f.CampaignID, f.TZs, f.Limit)
+			UPDATE messages m SET updated_at = $1,
+				state = CASE WHEN EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = m.e164) THEN 'suppressed' ELSE 'submitting' END,
+				reason = CASE WHEN EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = m.e164) THEN 'opted out' ELSE m.reason END
+			FROM claimed c
+			WHERE m.id = c.id AND m.state = 'pending'
+			RETURNING `+prefixCols("m.", messageCols), at, f.CampaignID, f.TZs, f.Limit, f.AfterID)
 		var err error
 		out, err = collectMessages(rows)
+		out = slices.DeleteFunc(out, func(m *unspoof.Message) bool { return m.State != unspoof.MessageSubmitting })
 		return err
 	})
 	if err != nil {
@@ -432,30 +436,59 @@ func (db *DB) ApplyReceipts(ctx context.Context, rs []*unspoof.Receipt) (int, er
 		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(receiptsLock)); err != nil {
 			return err
 		}
+		// One statement a receipt, all in one round trip: statements of a batch run in order, so
+		// the second part's receipt sees the first part's.
+		b := &pgx.Batch{}
 		for _, r := range rs {
-			err := tx.QueryRow(ctx, `INSERT INTO receipts (smsc_id, keys, state, err, received_at) VALUES ($1, $2, $3, $4, $5)
-				ON CONFLICT (smsc_id, state) DO NOTHING RETURNING id`,
-				r.SMSCID, textArray(r.Keys), r.State, r.Err, r.At).Scan(&r.ID)
-			if errors.Is(err, pgx.ErrNoRows) {
-				continue // a repeat
-			} else if err != nil {
+			canonical := ""
+			if len(r.Keys) > 0 {
+				canonical = r.Keys[0]
+			}
+			b.Queue(applyReceiptSQL, r.SMSCID, textArray(r.Keys), r.State, r.Err, r.At, canonical,
+				unspoof.ReceiptOutcome(r.State), strings.TrimSpace(r.State+" "+r.Err))
+		}
+		br := tx.SendBatch(ctx, b)
+		for _, r := range rs {
+			var applied bool
+			if err := br.QueryRow().Scan(&applied); err != nil {
+				br.Close()
 				return fmt.Errorf("receipt %s: %w", r.SMSCID, translate("receipt", err))
 			}
-			ok, err := applyReceipt(ctx, tx, r)
-			if err != nil {
-				return err
-			}
-			if ok {
+			if applied {
 				n++
 			}
 		}
-		return nil
+		return br.Close()
 	})
 	if err != nil {
 		return 0, domainOr("apply receipts", err)
 	}
 	return n, nil
 }
+
+// applyReceiptSQL stores one receipt ($1 id as named, $2 keys, $3 state, $4 err, $5 when) unless
+// it is a repeat, linked to the message its keys match — the canonical key $6 first, then a
+// submitted message — and applies its outcome $7 (reason $8) to that message if it is
+// submitted. It says whether the receipt was new and matched a message.
+const applyReceiptSQL = `WITH m AS (
+	SELECT m.id FROM smsc_ids k JOIN messages m ON m.id = k.message_id
+	WHERE k.key = ANY($2::text[]) ORDER BY k.key = $6 DESC, m.state = 'submitted' DESC, m.id DESC LIMIT 1
+), ins AS (
+	INSERT INTO receipts (smsc_id, keys, state, err, received_at, message_id)
+	VALUES ($1, $2, $3, $4, $5, (SELECT id FROM m))
+	ON CONFLICT (smsc_id, state) DO NOTHING
+	RETURNING message_id
+), upd AS (
+	UPDATE messages SET updated_at = $5,
+		delivered = delivered + CASE WHEN $7 = 'delivered' THEN 1 ELSE 0 END,
+		state = CASE WHEN $7 = 'delivered' THEN CASE WHEN delivered + 1 >= parts THEN 'delivered' ELSE state END
+			WHEN $7 IN ('failed', 'expired') THEN $7 ELSE state END,
+		reason = CASE WHEN $7 IN ('failed', 'expired') THEN $8 ELSE reason END,
+		done_at = CASE WHEN $7 = 'delivered' AND delivered + 1 >= parts OR $7 IN ('failed', 'expired') THEN $5 ELSE done_at END
+	WHERE id = (SELECT message_id FROM ins) AND state = 'submitted' AND $7 <> ''
+	RETURNING id
+)
+SELECT coalesce((SELECT message_id FROM ins) IS NOT NULL, false) FROM (SELECT count(*) FROM upd) AS forced`
 
 // applyReceipt applies stored receipt r to the message its keys match, and links it to that
 // message; it says whether any matched. A match on the canonical key (Keys[0], the id written
@@ -653,4 +686,25 @@ func (db *DB) FindAudit(ctx context.Context, limit int) ([]*unspoof.AuditEntry, 
 		return nil, fmt.Errorf("find audit: %w", err)
 	}
 	return es, nil
+}
+
+// prefixCols qualifies each column of a comma-separated list with prefix.
+func prefixCols(prefix, cols string) string {
+	parts := strings.Split(cols, ",")
+	for i, c := range parts {
+		parts[i] = prefix + strings.TrimSpace(c)
+	}
+	return strings.Join(parts, ", ")
+}
+
+// CampaignState returns a campaign's state, or ENOTFOUND.
+func (db *DB) CampaignState(ctx context.Context, id int64) (string, error) {
+	var state string
+	err := db.pool.QueryRow(ctx, `SELECT state FROM campaigns WHERE id = $1`, id).Scan(&state)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", unspoof.Errorf(unspoof.ENOTFOUND, "no campaign %d", id)
+	} else if err != nil {
+		return "", fmt.Errorf("campaign state: %w", err)
+	}
+	return state, nil
 }

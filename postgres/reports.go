@@ -390,3 +390,32 @@ func (db *DB) CallsPerDay(ctx context.Context) ([]unspoof.DayCount, error) {
 	}
 	return orNil(ds), nil
 }
+
+// ReportSeries counts reports by hour since since, and losses by size.
+func (db *DB) ReportSeries(ctx context.Context, since time.Time, lossEdges []int64) (map[time.Time]int64, []int64, error) {
+	perHour := map[time.Time]int64{}
+	rows, _ := db.pool.Query(ctx, `SELECT date_trunc('hour', created_at), count(*) FROM reports WHERE created_at >= $1 GROUP BY 1`, since)
+	var h time.Time
+	var n int64
+	if _, err := pgx.ForEachRow(rows, []any{&h, &n}, func() error { perHour[h.UTC()] = n; return nil }); err != nil {
+		return nil, nil, fmt.Errorf("report series: %w", err)
+	}
+	buckets := make([]int64, len(lossEdges)+1)
+	rows, _ = db.pool.Query(ctx, `SELECT width_bucket(loss_minor, $1::bigint[]) AS b, count(*) FROM reports
+		WHERE lost AND loss_minor > 0 GROUP BY 1`, lossUpper(lossEdges))
+	var b int
+	if _, err := pgx.ForEachRow(rows, []any{&b, &n}, func() error { buckets[min(b, len(buckets)-1)] += n; return nil }); err != nil {
+		return nil, nil, fmt.Errorf("report series: %w", err)
+	}
+	return perHour, buckets, nil
+}
+
+// lossUpper turns "at most edge" buckets into width_bucket's lower bounds: a loss of exactly
+// edge belongs to the bucket below, so the bounds are edge+1.
+func lossUpper(edges []int64) []int64 {
+	out := make([]int64, len(edges))
+	for i, e := range edges {
+		out[i] = e + 1
+	}
+	return out
+}

@@ -253,18 +253,18 @@ func (db *DB) ClaimMessages(ctx context.Context, f unspoof.ClaimFilter, at time.
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `UPDATE messages SET state = 'suppressed', reason = 'opted out', updated_at = ?
-		WHERE campaign_id = ? AND state = 'pending' AND e164 IN (SELECT e164 FROM optouts)`, ms(at), f.CampaignID); err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
-	}
+	// Opt-outs are checked on the rows being claimed only: a claimed message to a number that
+	// said STOP becomes suppressed instead.
 	args := []any{ms(at), f.CampaignID}
 	for _, tz := range f.TZs {
 		args = append(args, tz)
 	}
-	args = append(args, f.Limit)
-	rows, err := tx.QueryContext(ctx, `UPDATE messages SET state = 'submitting', updated_at = ?
+	args = append(args, f.AfterID, f.Limit)
+	rows, err := tx.QueryContext(ctx, `UPDATE messages SET updated_at = ?,
+			state = CASE WHEN e164 IN (SELECT e164 FROM optouts) THEN 'suppressed' ELSE 'submitting' END,
+			reason = CASE WHEN e164 IN (SELECT e164 FROM optouts) THEN 'opted out' ELSE reason END
 		WHERE id IN (SELECT id FROM messages WHERE campaign_id = ? AND state = 'pending'
-			AND tz IN (?`+strings.Repeat(",?", len(f.TZs)-1)+`) ORDER BY id LIMIT ?)
+			AND tz IN (?`+strings.Repeat(",?", len(f.TZs)-1)+`) AND id > ? ORDER BY id LIMIT ?)
 		RETURNING `+messageCols, args...)
 	if err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
@@ -285,6 +285,7 @@ func (db *DB) ClaimMessages(ctx context.Context, f unspoof.ClaimFilter, at time.
 	if err := tx.Commit(); err != nil {
 		return nil, fmt.Errorf("claim messages: %w", err)
 	}
+	out = slices.DeleteFunc(out, func(m *unspoof.Message) bool { return m.State != unspoof.MessageSubmitting })
 	slices.SortFunc(out, func(a, b *unspoof.Message) int { return cmp.Compare(a.ID, b.ID) }) // RETURNING has no order
 	return out, nil
 }
@@ -656,4 +657,16 @@ func cmpLimit(n int) int64 {
 		return -1
 	}
 	return int64(n)
+}
+
+// CampaignState returns a campaign's state, or ENOTFOUND.
+func (db *DB) CampaignState(ctx context.Context, id int64) (string, error) {
+	var state string
+	err := db.r.QueryRowContext(ctx, `SELECT state FROM campaigns WHERE id = ?`, id).Scan(&state)
+	if err == sql.ErrNoRows {
+		return "", unspoof.Errorf(unspoof.ENOTFOUND, "no campaign %d", id)
+	} else if err != nil {
+		return "", fmt.Errorf("campaign state: %w", err)
+	}
+	return state, nil
 }

@@ -358,3 +358,42 @@ func (db *DB) CallsPerDay(ctx context.Context) ([]unspoof.DayCount, error) {
 	}
 	return out, rows.Err()
 }
+
+// ReportSeries counts reports by hour since since, and losses by size.
+func (db *DB) ReportSeries(ctx context.Context, since time.Time, lossEdges []int64) (map[time.Time]int64, []int64, error) {
+	perHour := map[time.Time]int64{}
+	rows, err := db.r.QueryContext(ctx, `SELECT created_at / 3600000, count(*) FROM reports WHERE created_at >= ? GROUP BY 1`, ms(since))
+	if err != nil {
+		return nil, nil, fmt.Errorf("report series: %w", err)
+	}
+	for rows.Next() {
+		var h, n int64
+		if err := rows.Scan(&h, &n); err != nil {
+			rows.Close()
+			return nil, nil, err
+		}
+		perHour[time.Unix(h*3600, 0).UTC()] = n
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return nil, nil, err
+	}
+	buckets := make([]int64, len(lossEdges)+1)
+	rows, err = db.r.QueryContext(ctx, `SELECT loss_minor, count(*) FROM reports WHERE lost AND loss_minor > 0 GROUP BY 1`)
+	if err != nil {
+		return nil, nil, fmt.Errorf("report series: %w", err)
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var loss, n int64
+		if err := rows.Scan(&loss, &n); err != nil {
+			return nil, nil, err
+		}
+		i := 0
+		for i < len(lossEdges) && loss > lossEdges[i] {
+			i++
+		}
+		buckets[i] += n
+	}
+	return perHour, buckets, rows.Err()
+}

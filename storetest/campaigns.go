@@ -160,8 +160,18 @@ func testMessageStateMachine(t *testing.T, open Opener) {
 		ms[1].Parts != 2 || ms[0].Text != "hi "+rs[0].Reference {
 		t.Fatalf("claimed %+v", ms)
 	}
-	if again := claim(2, "Europe/London"); len(again) != 1 || again[0].E164 != rs[2].E164 {
-		t.Fatalf("second claim = %+v, want only the third message", again)
+	if state, err := s.CampaignState(ctx, c.ID); err != nil || state != unspoof.CampaignDraft {
+		t.Errorf("CampaignState = %q, %v", state, err)
+	}
+	if _, err := s.CampaignState(ctx, 999); unspoof.ErrorCode(err) != unspoof.ENOTFOUND {
+		t.Errorf("CampaignState(999) = %v", err)
+	}
+	if past, err := s.ClaimMessages(ctx, unspoof.ClaimFilter{CampaignID: c.ID, TZs: []string{"Europe/London"}, AfterID: ms[1].ID + 1000, Limit: 5}, at); err != nil || len(past) != 0 {
+		t.Errorf("a claim past every id claimed %d, %v", len(past), err)
+	}
+	if again, err := s.ClaimMessages(ctx, unspoof.ClaimFilter{CampaignID: c.ID, TZs: []string{"Europe/London"}, AfterID: ms[1].ID, Limit: 2}, at); err != nil ||
+		len(again) != 1 || again[0].E164 != rs[2].E164 {
+		t.Fatalf("second claim = %+v, %v; want only the third message", again, err)
 	}
 	if got := counts(t, s, c.ID); got != "submitting=3" {
 		t.Errorf("after claims: %s", got)

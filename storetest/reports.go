@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -125,6 +126,16 @@ func testReportsLink(t *testing.T, open Opener) {
 	must(t, err)
 	if len(days) != 1 || !days[0].Day.Equal(t0.Truncate(24*time.Hour)) || days[0].Calls != 11 {
 		t.Errorf("CallsPerDay = %+v, want 11 calls on %s", days, t0.Format(time.DateOnly))
+	}
+
+	perHour, buckets, err := s.ReportSeries(ctx, at.Add(-time.Hour), []int64{30_000, 1_000_000})
+	must(t, err)
+	if len(perHour) != 1 || perHour[at.Truncate(time.Hour)] != 3 || fmt.Sprint(buckets) != "[1 1 0]" {
+		t.Errorf("ReportSeries = %v, %v; want 3 reports in %s's hour, losses [1 1 0] (£250.01; exactly £10,000 is at most the edge)",
+			perHour, buckets, at.Format(time.RFC3339))
+	}
+	if perHour, _, _ := s.ReportSeries(ctx, at.Add(time.Hour), nil); len(perHour) != 0 {
+		t.Errorf("ReportSeries since later = %v", perHour)
 	}
 
 	f, err := s.Figures(ctx, true)

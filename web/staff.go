@@ -91,43 +91,27 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 	if len(areas) > 0 {
 		data["Areas"] = areas[:min(len(areas), 12)]
 	}
-	reports, _, err := s.cfg.Store.FindReports(ctx, unspoof.ReportFilter{Limit: 100_000})
+	// Reports per hour over the last 48 hours, and losses by size: aggregated by the store.
+	now := s.cfg.Now().UTC().Truncate(time.Hour)
+	edges := []int64{100_00, 1_000_00, 10_000_00, 100_000_00}
+	perHour, loss, err := s.cfg.Store.ReportSeries(ctx, now.Add(-47*time.Hour), edges)
 	if err != nil {
 		s.Error(w, r, err)
 		return
 	}
-	if len(reports) > 0 {
-		// Reports per hour over the last 48 hours.
-		now := s.cfg.Now().UTC().Truncate(time.Hour)
+	if f.Reports > 0 {
 		values, labels := make([]float64, 48), make([]string, 48)
 		for i := range labels {
-			labels[i] = now.Add(time.Duration(i-47) * time.Hour).Format("15h")
+			h := now.Add(time.Duration(i-47) * time.Hour)
+			labels[i], values[i] = h.Format("15h"), float64(perHour[h])
 		}
-		buckets := []struct {
-			label string
-			upTo  int64
-		}{{"under £100", 100_00}, {"£100 to £1,000", 1_000_00}, {"£1,000 to £10,000", 10_000_00},
-			{"£10,000 to £100,000", 100_000_00}, {"over £100,000", 1 << 62}}
-		loss := make([]float64, len(buckets))
-		var lossLabels []string
-		for _, b := range buckets {
-			lossLabels = append(lossLabels, b.label)
-		}
-		for _, rep := range reports {
-			if h := int(now.Sub(rep.CreatedAt.Truncate(time.Hour)) / time.Hour); h >= 0 && h < 48 {
-				values[47-h]++
-			}
-			if rep.Lost && rep.LossMinor > 0 {
-				for i, b := range buckets {
-					if rep.LossMinor <= b.upTo {
-						loss[i]++
-						break
-					}
-				}
-			}
+		lossValues := make([]float64, len(loss))
+		for i, n := range loss {
+			lossValues[i] = float64(n)
 		}
 		data["ReportsChart"] = barChart("Reports per hour, last 48 hours", labels, values, 8)
-		data["LossChart"] = barChart("Reported losses", lossLabels, loss, 1)
+		data["LossChart"] = barChart("Reported losses", []string{"up to £100", "£100 to £1,000", "£1,000 to £10,000",
+			"£10,000 to £100,000", "over £100,000"}, lossValues, 1)
 	}
 	s.render(w, r, http.StatusOK, "dashboard.html", data)
 }

@@ -528,16 +528,16 @@ The SMPP password is read from the environment variable --password-env names.`,
 			var eng *campaign.Engine
 			client := smpp.New(smpp.Config{Addr: addr, SystemID: systemID, Password: os.Getenv(passwordEnv), Window: window,
 				Logger: g.logger, DeliverAsync: func(d *smpp.Deliver, ack func()) { eng.Deliver(d, ack) }})
-			eng = campaign.New(campaign.Config{Store: s, SMSC: client, SMSCAddr: addr, AllowRealSMSC: allowReal, Rate: rate,
-				Window: window, Linger: linger, Logger: g.logger, Metrics: metrics,
-				Progress: func(p campaign.Progress) {
-					if bar == nil {
-						return
-					}
+			cfg := campaign.Config{Store: s, SMSC: client, SMSCAddr: addr, AllowRealSMSC: allowReal, Rate: rate,
+				Window: window, Linger: linger, Logger: g.logger, Metrics: metrics}
+			if bar != nil { // progress counts the campaign's messages: only when someone watches
+				cfg.Progress = func(p campaign.Progress) {
 					done := p.Campaign.Total() - p.Campaign.Counts[unspoof.MessagePending] - p.Campaign.Counts[unspoof.MessageSubmitting]
 					bar.Describe(progressLine(p))
 					bar.Set64(done)
-				}})
+				}
+			}
+			eng = campaign.New(cfg)
 			clientCtx, stopClient := context.WithCancel(context.WithoutCancel(ctx))
 			clientDone := make(chan error, 1)
 			go func() { clientDone <- client.Run(clientCtx) }()
