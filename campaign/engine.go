@@ -321,7 +321,7 @@ func (e *Engine) dispatch(ctx context.Context, rs *runState) error {
 
 	var tzs []string
 	var tzsAt time.Time
-	var after int64 // the last id claimed: the next claim starts past it
+	var after int64                   // the last id claimed: the next claim starts past it
 	var sentToday, claimedToday int64 // submitted today before the day's first claim; claimed since
 	day := time.Time{}
 	claim := e.cfg.Batch
