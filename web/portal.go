@@ -23,6 +23,12 @@ func (s *Server) registerPortalRoutes(mux *http.ServeMux) {
 		w.Header().Set("Cache-Control", "public, max-age=86400")
 		s.static.ServeHTTP(w, r)
 	})
+	for _, dir := range []string{"/assets/fonts/", "/assets/images/"} {
+		mux.HandleFunc("GET "+dir, func(w http.ResponseWriter, r *http.Request) {
+			w.Header().Set("Cache-Control", "public, max-age=604800")
+			s.govukAssets.ServeHTTP(w, r)
+		})
+	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { w.Write([]byte("ok\n")) })
 }
 

@@ -68,18 +68,19 @@ const (
 
 // Server is the portal, dashboard and API.
 type Server struct {
-	cfg     Config
-	log     *slog.Logger
-	tmpl    map[string]*template.Template
-	static  http.Handler
-	srv     *http.Server
-	ln      net.Listener
-	linker  *report.Linker
-	limiter *clientLimiter // report submissions and opt-outs
-	logins  *clientLimiter // login attempts, by client (accounts also lock: see login)
-	figures *figuresCache
-	cancel  context.CancelFunc
-	wg      sync.WaitGroup
+	cfg         Config
+	log         *slog.Logger
+	tmpl        map[string]*template.Template
+	static      http.Handler
+	govukAssets http.Handler
+	srv         *http.Server
+	ln          net.Listener
+	linker      *report.Linker
+	limiter     *clientLimiter // report submissions and opt-outs
+	logins      *clientLimiter // login attempts, by client (accounts also lock: see login)
+	figures     *figuresCache
+	cancel      context.CancelFunc
+	wg          sync.WaitGroup
 }
 
 // New returns a Server for cfg; Open starts it.
@@ -105,6 +106,9 @@ func New(cfg Config) (*Server, error) {
 	}
 	sub, _ := fs.Sub(staticFS, "static")
 	s.static = http.StripPrefix("/assets/", http.FileServerFS(sub))
+	// GOV.UK Frontend's CSS names its fonts and images /assets/fonts/… and /assets/images/….
+	govuk, _ := fs.Sub(staticFS, "static/govuk/assets")
+	s.govukAssets = http.StripPrefix("/assets/", http.FileServerFS(govuk))
 	s.linker = report.NewLinker(cfg.Store, cfg.Logger)
 	s.limiter = newClientLimiter(cfg.ReportsPerMinute, cfg.ReportsBurst)
 	s.logins = newClientLimiter(20, 10)
