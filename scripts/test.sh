@@ -9,11 +9,17 @@ need_apt=()
 command -v gcc >/dev/null || need_apt+=(gcc libc6-dev)   # mattn/go-sqlite3 is cgo
 command -v node >/dev/null || need_apt+=(nodejs)         # the test SMSC (test/peers/smsc)
 command -v npm >/dev/null || need_apt+=(npm)
+command -v sipp >/dev/null || need_apt+=(sip-tester)     # SIP caller/callee (test/peers/sipp)
+[ -x /usr/sbin/kamailio ] || need_apt+=(kamailio)        # the SIP proxy (test/peers/kamailio)
+dpkg -s kamailio-secsipid-modules >/dev/null 2>&1 || need_apt+=(kamailio-secsipid-modules)
+command -v secsipidx >/dev/null || need_apt+=(secsipidx)  # STIR/SHAKEN interop peer (stirshaken/)
+command -v chromium >/dev/null || need_apt+=(chromium)    # browser tests (test/peers/browser, web/webtest)
 if [ ${#need_apt[@]} -gt 0 ]; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
 fi
 command -v go >/dev/null || { echo "test.sh: Go 1.26 is needed (https://go.dev/dl)" >&2; exit 1; }
 (cd test/peers/smsc && npm ci --no-audit --no-fund --loglevel=error >/dev/null)   # its npm smpp
+(cd test/peers/browser && npm ci --no-audit --no-fund --loglevel=error >/dev/null)   # playwright-core, axe-core
 
 # A throwaway PostgreSQL: installed from Debian if missing, in a temp dir of its own (so a
 # developer's running cluster is left alone), on loopback.

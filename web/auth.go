@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"golang.org/x/crypto/argon2"
@@ -74,8 +75,9 @@ const (
 )
 
 // dummyHash is checked against when the username is unknown, so that a login takes as long
-// whether or not the member of staff exists.
-var dummyHash = HashPassword(newToken())
+// whether or not the member of staff exists. Made on first use: argon2id takes 64 MiB and a
+// good fraction of a second, which no other command should pay.
+var dummyHash = sync.OnceValue(func() string { return HashPassword(newToken()) })
 
 func tokenHash(token string) string {
 	h := sha256.Sum256([]byte(token))
@@ -89,13 +91,13 @@ func (s *Server) login(ctx context.Context, username, password string) (string, 
 	now := s.cfg.Now()
 	st, err := s.cfg.Store.FindStaffByUsername(ctx, strings.TrimSpace(username))
 	if unspoof.ErrorCode(err) == unspoof.ENOTFOUND {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 		return "", nil, wrong
 	} else if err != nil {
 		return "", nil, err
 	}
 	if now.Before(st.LockedUntil) {
-		CheckPassword(dummyHash, password)
+		CheckPassword(dummyHash(), password)
 		return "", nil, wrong
 	}
 	if !CheckPassword(st.PasswordHash, password) {

@@ -131,6 +131,7 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 		newCampaignCmd(g),
 		newServeCmd(g),
 		newStaffCmd(g),
+		newPassportCmd(g),
 	)
 	return root
 }
