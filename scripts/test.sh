@@ -28,6 +28,7 @@ dsn=$(scripts/pg-test-cluster.sh start)
 trap 'scripts/pg-test-cluster.sh stop >/dev/null 2>&1 || true' EXIT
 export UNSPOOF_TEST_PG="$dsn"
 export CI="${CI:-true}"   # store tests fail, not skip, when an engine is missing
+export UNSPOOF_ARTIFACTS="${UNSPOOF_ARTIFACTS:-$PWD/artifacts}"   # browser screenshots of every main page
 
 echo "== go vet"
 go vet ./...

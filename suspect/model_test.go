@@ -10,8 +10,8 @@ import (
 
 func TestModelTerms(t *testing.T) {
 	t.Parallel()
-	s := &unspoof.Suspect{AccountActivity: unspoof.AccountActivity{Victims: 3, LongCalls: 4, Orgs: 2, PaidMinor: 65000},
-		LossMinor: 1000}
+	s := &unspoof.Suspect{AccountActivity: unspoof.AccountActivity{Victims: 3, LongCalls: 4, Orgs: 2, PaidMinor: 65000,
+		LossMinor: 1000}}
 	terms := suspect.DefaultModel.Terms(s)
 	var got string
 	for _, tm := range terms {
