@@ -5,6 +5,7 @@ import (
 	"encoding/binary"
 	"fmt"
 	"html"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -31,6 +32,7 @@ func page(title, body string) string {
   <meta name="viewport" content="width=device-width, initial-scale=1">
   <title>` + title + ` – webtest</title>
   <link rel="stylesheet" href="/assets/govuk/govuk-frontend.min.css">
+  <link rel="stylesheet" href="/assets/app.css">
 </head>
 <body class="govuk-template__body">
   <header class="govuk-header"><div class="govuk-width-container"><p class="govuk-body">webtest</p></div></header>
@@ -83,6 +85,7 @@ func newSite(t *testing.T) *httptest.Server {
 	mux := http.NewServeMux()
 	assets := http.FileServerFS(os.DirFS("../static/govuk/assets"))
 	mux.Handle("GET /assets/govuk/", http.StripPrefix("/assets/govuk/", http.FileServerFS(os.DirFS("../static/govuk"))))
+	mux.Handle("GET /assets/app.css", http.StripPrefix("/assets/", http.FileServerFS(os.DirFS("../static")))) // local fonts for GOV.UK's
 	mux.Handle("GET /assets/fonts/", http.StripPrefix("/assets/", assets))
 	mux.Handle("GET /assets/images/", http.StripPrefix("/assets/", assets))
 	mux.HandleFunc("GET /app.js", func(w http.ResponseWriter, r *http.Request) {
@@ -166,6 +169,15 @@ func served(srv *httptest.Server, key string) int {
 	return s.requests[key]
 }
 
+// requestsOf returns a copy of what srv served: "status path" → times.
+func requestsOf(srv *httptest.Server) map[string]int {
+	v, _ := sites.Load(srv.URL)
+	s := v.(*site)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return maps.Clone(s.requests)
+}
+
 type statusWriter struct {
 	http.ResponseWriter
 	status int
@@ -232,9 +244,13 @@ func TestGoodFlow(t *testing.T) {
 	if axed != 5 { // automatically: /, /report/sent, / again, /forbidden, / with JavaScript on
 		t.Errorf("axe ran by itself on %d pages, want 5", axed)
 	}
-	for _, font := range []string{"bold-b542beb274-v2.woff2", "light-94a07e06a1-v2.woff2"} {
-		if served(srv, "200 /assets/fonts/"+font) == 0 {
-			t.Errorf("the browser never loaded /assets/fonts/%s", font)
+	// The stylesheets loaded, and nothing asked for the GOV.UK-only fonts we do not ship.
+	if served(srv, "200 /assets/govuk/govuk-frontend.min.css") == 0 || served(srv, "200 /assets/app.css") == 0 {
+		t.Error("the stylesheets were never loaded")
+	}
+	for key, n := range requestsOf(srv) {
+		if strings.Contains(key, "/assets/fonts/") {
+			t.Errorf("the browser asked for %s %d times", key, n)
 		}
 	}
 	// With JavaScript off the browser never fetches the script; with it on, it does.
