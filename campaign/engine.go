@@ -686,6 +686,21 @@ func (e *Engine) writer(ctx context.Context, rs *runState) {
 				flush()
 			}
 		case dl := <-e.deliveries:
+			// Take every outcome already queued first: a receipt usually comes after its
+			// message's submit response, whose outcome must be stored before it (in the same
+			// flush, updates go first), or the receipt would be held and matched later.
+			for drained := false; !drained && rs.results != nil; {
+				select {
+				case u, ok := <-rs.results:
+					if !ok {
+						closed, rs.results = true, nil
+						break
+					}
+					us = append(us, u)
+				default:
+					drained = true
+				}
+			}
 			ack := dl.ack
 			if ack == nil {
 				ack = func() {}
