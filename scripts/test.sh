@@ -36,3 +36,6 @@ echo "== go test (SQLite and PostgreSQL: $dsn)"
 go test -count=1 -timeout 30m "$@" ./...
 echo "== fuzz (bounded): phonenum agrees with libphonenumber"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./phonenum/
+echo "== fuzz (bounded): the SMPP decoder and the STIR/SHAKEN parsers"
+go test -run '^$' -fuzz '^FuzzDecode$' -fuzztime 15s ./smpp/
+go test -run '^$' -fuzz '^FuzzParseIdentity$' -fuzztime 15s ./stirshaken/
