@@ -37,6 +37,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/unspoof/unspoof/test/peers/npmpeer"
 )
 
 // Options mirror smsc.js's flags. The zero value is a well-behaved SMSC on a free port that
@@ -78,7 +80,7 @@ type SMSC struct {
 	t      testing.TB
 	cmd    *exec.Cmd
 	stdin  io.WriteCloser
-	stderr *tail
+	stderr *npmpeer.Tail
 	exited chan struct{}
 	werr   error
 
@@ -170,7 +172,7 @@ type Stats struct {
 // peer's stderr and its last events are logged.
 func Start(t testing.TB, o Options) *SMSC {
 	t.Helper()
-	dir, err := peerDir()
+	dir, err := npmpeer.Dir("smsc", "smsc.js")
 	if err != nil {
 		t.Fatalf("smsctest: %v", err)
 	}
@@ -178,7 +180,7 @@ func Start(t testing.TB, o Options) *SMSC {
 	if node == "" {
 		unavailable(t, "node (Node.js) is not installed: apt-get install nodejs npm, or run scripts/test.sh")
 	}
-	if err := ensureModules(dir); err != nil {
+	if err := npmpeer.Ensure(dir); err != nil {
 		unavailable(t, err.Error())
 	}
 
@@ -190,7 +192,7 @@ func Start(t testing.TB, o Options) *SMSC {
 		LogPath: logPath,
 		t:       t,
 		cmd:     cmd,
-		stderr:  &tail{max: 64 << 10},
+		stderr:  &npmpeer.Tail{Max: 64 << 10},
 		exited:  make(chan struct{}),
 		changed: make(chan struct{}),
 	}
@@ -512,158 +514,4 @@ func findNode() string {
 		}
 	}
 	return ""
-}
-
-// peerDir finds test/peers/smsc by walking up from the working directory (a test's is its
-// package's folder) to the module root that holds it.
-func peerDir() (string, error) {
-	wd, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for d := wd; ; {
-		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			p := filepath.Join(d, "test", "peers", "smsc")
-			if _, err := os.Stat(filepath.Join(p, "smsc.js")); err == nil {
-				return p, nil
-			}
-		}
-		up := filepath.Dir(d)
-		if up == d {
-			return "", fmt.Errorf("no test/peers/smsc/smsc.js beside a go.mod above %s", wd)
-		}
-		d = up
-	}
-}
-
-var (
-	npmMu   sync.Mutex
-	npmDone = map[string]error{}
-)
-
-// ensureModules runs `npm ci` in dir when its node_modules is missing or does not hold the
-// pinned smpp version: once per process, and under a lock file so that test binaries running
-// in parallel do not install over each other.
-func ensureModules(dir string) error {
-	npmMu.Lock()
-	defer npmMu.Unlock()
-	if err, ok := npmDone[dir]; ok {
-		return err
-	}
-	err := installModules(dir)
-	npmDone[dir] = err
-	return err
-}
-
-const lockName = ".npm-ci.lock"
-
-func installModules(dir string) error {
-	lock := filepath.Join(dir, lockName)
-	if modulesOK(dir) {
-		if _, err := os.Stat(lock); errors.Is(err, os.ErrNotExist) {
-			return nil
-		}
-	}
-	release, err := acquire(lock)
-	if err != nil {
-		return err
-	}
-	defer release()
-	if modulesOK(dir) {
-		return nil
-	}
-	npm, err := exec.LookPath("npm")
-	if err != nil {
-		return fmt.Errorf("npm is not installed and %s/node_modules is missing: apt-get install npm, or run scripts/test.sh", dir)
-	}
-	cmd := exec.Command(npm, "ci", "--no-audit", "--no-fund", "--loglevel=error")
-	cmd.Dir = dir
-	out, err := cmd.CombinedOutput()
-	if err != nil {
-		return fmt.Errorf("npm ci in %s: %v\n%s", dir, err, out)
-	}
-	if !modulesOK(dir) {
-		return fmt.Errorf("npm ci in %s left no usable node_modules/smpp", dir)
-	}
-	return nil
-}
-
-// modulesOK says whether node_modules holds a finished install of the smpp version package.json
-// pins (npm writes node_modules/.package-lock.json last).
-func modulesOK(dir string) bool {
-	var pkg struct {
-		Dependencies map[string]string `json:"dependencies"`
-	}
-	var inst struct {
-		Version string `json:"version"`
-	}
-	if readJSON(filepath.Join(dir, "package.json"), &pkg) != nil ||
-		readJSON(filepath.Join(dir, "node_modules", "smpp", "package.json"), &inst) != nil {
-		return false
-	}
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", ".package-lock.json")); err != nil {
-		return false
-	}
-	return pkg.Dependencies["smpp"] == inst.Version
-}
-
-func readJSON(path string, v any) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return err
-	}
-	return json.Unmarshal(b, v)
-}
-
-// acquire takes a lock file (created exclusively), waiting for another holder; a lock older
-// than ten minutes is taken to be left by a killed process and removed.
-func acquire(path string) (func(), error) {
-	deadline := time.Now().Add(10 * time.Minute)
-	for {
-		f, err := os.OpenFile(path, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o644)
-		if err == nil {
-			fmt.Fprintf(f, "%d\n", os.Getpid())
-			f.Close()
-			return func() { os.Remove(path) }, nil
-		}
-		if !errors.Is(err, os.ErrExist) {
-			return nil, fmt.Errorf("lock %s: %w", path, err)
-		}
-		if fi, err := os.Stat(path); err == nil && time.Since(fi.ModTime()) > 10*time.Minute {
-			os.Remove(path)
-			continue
-		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("lock %s: still held after 10 minutes", path)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-	cut bool
-}
-
-func (w *tail) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > w.max {
-		w.buf = append(w.buf[:0], w.buf[len(w.buf)-w.max:]...)
-		w.cut = true
-	}
-	return len(p), nil
-}
-
-func (w *tail) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.cut {
-		return "[…]\n" + string(w.buf)
-	}
-	return string(w.buf)
 }

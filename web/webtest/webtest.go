@@ -43,6 +43,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/unspoof/unspoof/test/peers/npmpeer"
 )
 
 // Scenario is one browser session: steps run in order and the first failure ends it.
@@ -167,7 +169,7 @@ func RunBrowser(t testing.TB, s Scenario) (captures map[string]string) {
 // A missing browser, Node.js or npm still skips the test (or fails it under CI).
 func Try(t testing.TB, s Scenario) (*Result, error) {
 	t.Helper()
-	dir, err := peerDir()
+	dir, err := npmpeer.Dir("browser", "run.js")
 	if err != nil {
 		t.Fatalf("webtest: %v", err)
 	}
@@ -179,7 +181,7 @@ func Try(t testing.TB, s Scenario) (*Result, error) {
 	if browser == "" {
 		unavailable(t, "chromium is not installed: apt-get install chromium, or run scripts/test.sh")
 	}
-	if err := ensureModules(dir); err != nil {
+	if err := npmpeer.Ensure(dir); err != nil {
 		unavailable(t, err.Error())
 	}
 
@@ -204,7 +206,7 @@ func Try(t testing.TB, s Scenario) (*Result, error) {
 	cmd.Dir = dir
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) } // playwright closes chromium on SIGTERM
 	cmd.WaitDelay = 15 * time.Second
-	stderr := &tail{max: 32 << 10}
+	stderr := &npmpeer.Tail{Max: 32 << 10}
 	cmd.Stderr = stderr
 	stdout, err := cmd.StdoutPipe()
 	if err != nil {
@@ -346,32 +348,4 @@ func unavailable(t testing.TB, why string) {
 		t.Fatalf("webtest: %s", why)
 	}
 	t.Skipf("webtest: %s (set CI=1 to fail instead of skipping)", why)
-}
-
-// tail keeps the last max bytes written to it.
-type tail struct {
-	mu  sync.Mutex
-	max int
-	buf []byte
-	cut bool
-}
-
-func (w *tail) Write(p []byte) (int, error) {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	w.buf = append(w.buf, p...)
-	if len(w.buf) > w.max {
-		w.buf = append(w.buf[:0], w.buf[len(w.buf)-w.max:]...)
-		w.cut = true
-	}
-	return len(p), nil
-}
-
-func (w *tail) String() string {
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.cut {
-		return "[…]\n" + string(w.buf)
-	}
-	return string(w.buf)
 }

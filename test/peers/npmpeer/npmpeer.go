@@ -1,8 +1,7 @@
-package webtest
-
-// Installing the runner's npm packages. This follows smpp/smsctest (once per process, under a
-// lock file so that test binaries running in parallel do not install over each other) but
-// checks every pinned dependency rather than one; the two could share a helper package.
+// Package npmpeer finds the test peers of test/peers and installs their npm packages: once per
+// process, under a lock file, checking every version package.json pins. smpp/smsctest (the npm
+// smpp SMSC) and web/webtest (playwright-core and axe-core) use it.
+package npmpeer
 
 import (
 	"encoding/json"
@@ -15,23 +14,23 @@ import (
 	"time"
 )
 
-// peerDir finds test/peers/browser by walking up from the working directory (a test's is its
-// package's folder) to the module root that holds it.
-func peerDir() (string, error) {
+// Dir finds test/peers/NAME, holding file marker, by walking up from the working directory (a
+// test's is its package's folder) to the module root that holds it.
+func Dir(name, marker string) (string, error) {
 	wd, err := os.Getwd()
 	if err != nil {
 		return "", err
 	}
 	for d := wd; ; {
 		if _, err := os.Stat(filepath.Join(d, "go.mod")); err == nil {
-			p := filepath.Join(d, "test", "peers", "browser")
-			if _, err := os.Stat(filepath.Join(p, "run.js")); err == nil {
+			p := filepath.Join(d, "test", "peers", name)
+			if _, err := os.Stat(filepath.Join(p, marker)); err == nil {
 				return p, nil
 			}
 		}
 		up := filepath.Dir(d)
 		if up == d {
-			return "", fmt.Errorf("no test/peers/browser/run.js beside a go.mod above %s", wd)
+			return "", fmt.Errorf("no test/peers/%s/%s beside a go.mod above %s", name, marker, wd)
 		}
 		d = up
 	}
@@ -42,9 +41,10 @@ var (
 	npmDone = map[string]error{}
 )
 
-// ensureModules runs `npm ci` in dir when its node_modules is missing or does not hold the
-// versions package.json pins: once per process, and under a lock file.
-func ensureModules(dir string) error {
+// Ensure runs `npm ci` in dir when its node_modules is missing or does not hold the versions
+// package.json pins: once per process, and under a lock file so that test binaries running in
+// parallel do not install over each other.
+func Ensure(dir string) error {
 	npmMu.Lock()
 	defer npmMu.Unlock()
 	if err, ok := npmDone[dir]; ok {
@@ -141,4 +141,33 @@ func acquire(path string) (func(), error) {
 		}
 		time.Sleep(250 * time.Millisecond)
 	}
+}
+
+// Tail keeps the last Max bytes written to it: a peer's stderr, shown when a test fails.
+type Tail struct {
+	Max int
+	mu  sync.Mutex
+	buf []byte
+	cut bool
+}
+
+func (w *Tail) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.buf = append(w.buf, p...)
+	if len(w.buf) > w.Max {
+		w.buf = append(w.buf[:0], w.buf[len(w.buf)-w.Max:]...)
+		w.cut = true
+	}
+	return len(p), nil
+}
+
+// String returns what was kept, saying so when the start was cut.
+func (w *Tail) String() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.cut {
+		return "…" + string(w.buf)
+	}
+	return string(w.buf)
 }
