@@ -182,3 +182,34 @@ func translate(err error) error {
 	}
 	return err
 }
+
+// CheckpointInBackground moves WAL checkpoints off the writer: SQLite otherwise checkpoints
+// (and syncs the file) inside whichever commit crosses 1,000 WAL pages, so that one request
+// waits hundreds of milliseconds. For a server's steady stream of small writes (the portal),
+// a separate connection runs a passive checkpoint every interval instead, until ctx is done.
+func (db *DB) CheckpointInBackground(ctx context.Context, every time.Duration) error {
+	cp, err := sql.Open("sqlite3", dsn(db.path, false))
+	if err != nil {
+		return err
+	}
+	cp.SetMaxOpenConns(1)
+	if _, err := db.w.ExecContext(ctx, `PRAGMA wal_autocheckpoint = 0`); err != nil {
+		cp.Close()
+		return err
+	}
+	go func() {
+		defer cp.Close()
+		t := time.NewTicker(every)
+		defer t.Stop()
+		for {
+			select {
+			case <-ctx.Done():
+				db.w.ExecContext(context.Background(), `PRAGMA wal_autocheckpoint = 1000`)
+				return
+			case <-t.C:
+				cp.ExecContext(ctx, `PRAGMA wal_checkpoint(PASSIVE)`)
+			}
+		}
+	}()
+	return nil
+}

@@ -132,6 +132,7 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 		newServeCmd(g),
 		newStaffCmd(g),
 		newPassportCmd(g),
+		newScreenCmd(g),
 	)
 	return root
 }

@@ -14,6 +14,7 @@ import (
 	"golang.org/x/term"
 
 	"github.com/unspoof/unspoof"
+	"github.com/unspoof/unspoof/sqlite"
 	"github.com/unspoof/unspoof/web"
 )
 
@@ -42,6 +43,11 @@ with "unspoof staff add". Reports are linked to the evidence in the background a
 				return err
 			}
 			defer s.Close()
+			if lite, ok := s.(*sqlite.DB); ok {
+				if err := lite.CheckpointInBackground(ctx, time.Second); err != nil {
+					return err
+				}
+			}
 			srv, err := web.New(web.Config{Addr: addr, Store: s, Logger: g.logger, Portal: portal, ReportsPerMinute: perMinute,
 				TrustProxy: trustProxy, SecureCookies: secure, FiguresEvery: figuresEvery})
 			if err != nil {

@@ -1,0 +1,7 @@
+package screen
+
+// Internals the external tests reach.
+var (
+	AppendVerdict = appendVerdict
+	DecodeRequest = decodeRequest
+)
