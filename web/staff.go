@@ -89,7 +89,16 @@ func (s *Server) handleDashboard(w http.ResponseWriter, r *http.Request) {
 		data["CallsChart"] = barChart("Calls per day", labels, values, max(1, len(days)/6))
 	}
 	if len(areas) > 0 {
-		data["Areas"] = areas[:min(len(areas), 12)]
+		top := areas[:min(len(areas), 12)]
+		data["Areas"] = top
+		labels, values := make([]string, len(top)), make([]float64, len(top))
+		for i, a := range top {
+			labels[i], values[i] = a.Area, float64(a.Victims)
+			if r := []rune(a.Area); len(r) > 9 { // the table below names them in full
+				labels[i] = string(r[:8]) + "…"
+			}
+		}
+		data["AreasChart"] = barChart("Victims by UK area", labels, values, 1)
 	}
 	// Reports per hour over the last 48 hours, and losses by size: aggregated by the store.
 	now := s.cfg.Now().UTC().Truncate(time.Hour)
