@@ -1,6 +1,7 @@
 package campaign_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -213,7 +214,7 @@ func TestCampaignSendingHours(t *testing.T) {
 	defer cancel()
 	var why string
 	sum := run(t, ctx, s, peer, c.ID, campaign.Config{Now: func() time.Time { return night },
-		Progress: func(p campaign.Progress) { why = cmp(p.Waiting, why) }})
+		Progress: func(p campaign.Progress) { why = cmp.Or(p.Waiting, why) }})
 	if subs, _ := peer.Submits(); len(subs) != 0 {
 		t.Errorf("%d messages sent at 03:00", len(subs))
 	}
@@ -225,13 +226,6 @@ func TestCampaignSendingHours(t *testing.T) {
 	}
 }
 
-func cmp(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
-}
-
 // TestCampaignDailyCap: a cap of 25 a day sends 25 and waits for midnight.
 func TestCampaignDailyCap(t *testing.T) {
 	t.Parallel()
@@ -241,7 +235,7 @@ func TestCampaignDailyCap(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
 	defer cancel()
 	var why string
-	run(t, ctx, s, peer, c.ID, campaign.Config{Progress: func(p campaign.Progress) { why = cmp(p.Waiting, why) }})
+	run(t, ctx, s, peer, c.ID, campaign.Config{Progress: func(p campaign.Progress) { why = cmp.Or(p.Waiting, why) }})
 	if subs, _ := peer.Submits(); len(subs) != 25 {
 		t.Errorf("%d sent with a daily cap of 25", len(subs))
 	}

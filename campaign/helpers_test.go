@@ -1,6 +1,7 @@
 package campaign_test
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"path/filepath"
@@ -111,7 +112,7 @@ func runWith(tb testing.TB, ctx context.Context, s store, peer *smsctest.SMSC, i
 	wrap func(campaign.Submitter) campaign.Submitter) *campaign.Summary {
 	tb.Helper()
 	var eng *campaign.Engine
-	client := smpp.New(smpp.Config{Addr: peer.Addr, SystemID: "unspoof", Password: "secret", Window: cmpOr(cfg.Window, 10),
+	client := smpp.New(smpp.Config{Addr: peer.Addr, SystemID: "unspoof", Password: "secret", Window: cmp.Or(cfg.Window, 10),
 		ReconnectMin: 50 * time.Millisecond, ReconnectMax: time.Second, Timeout: 3 * time.Second,
 		DeliverAsync: func(d *smpp.Deliver, ack func()) { eng.Deliver(d, ack) }})
 	cfg.Store, cfg.SMSC, cfg.SMSCAddr = s, client, peer.Addr
@@ -134,13 +135,6 @@ func runWith(tb testing.TB, ctx context.Context, s store, peer *smsctest.SMSC, i
 		tb.Fatalf("run campaign %d: %v", id, err)
 	}
 	return sum
-}
-
-func cmpOr(a, b int) int {
-	if a != 0 {
-		return a
-	}
-	return b
 }
 
 // delivered reassembles what the SMSC accepted, per destination: the concatenated text of each

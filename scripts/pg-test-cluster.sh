@@ -41,8 +41,10 @@ install() {
 	fi
 	log "installing postgresql with apt-get"
 	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -qq >&2
-	apt-get install -y -qq --no-install-recommends postgresql >&2 </dev/null
+	local sudo=
+	[ "$(id -u)" = 0 ] || sudo="sudo -E"
+	$sudo apt-get update -qq >&2
+	$sudo apt-get install -y -qq --no-install-recommends postgresql >&2 </dev/null
 }
 
 # as runs a command as the cluster's owner: the postgres user when we are root.

@@ -15,7 +15,8 @@ dpkg -s kamailio-secsipid-modules >/dev/null 2>&1 || need_apt+=(kamailio-secsipi
 command -v secsipidx >/dev/null || need_apt+=(secsipidx)  # STIR/SHAKEN interop peer (stirshaken/)
 command -v chromium >/dev/null || need_apt+=(chromium)    # browser tests (test/peers/browser, web/webtest)
 if [ ${#need_apt[@]} -gt 0 ]; then
-  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need_apt[@]}"
+  sudo=; [ "$(id -u)" = 0 ] || sudo="sudo -E"   # a developer's machine; CI runs as root
+  $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq "${need_apt[@]}"
 fi
 command -v go >/dev/null || { echo "test.sh: Go 1.26 is needed (https://go.dev/dl)" >&2; exit 1; }
 (cd test/peers/smsc && npm ci --no-audit --no-fund --loglevel=error >/dev/null)   # its npm smpp

@@ -69,7 +69,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c *unspoof.Campaign, msgs []*u
 		return fmt.Errorf("create campaign: %w", err)
 	}
 	defer tx.Rollback()
-	c.State = cmpState(c.State, unspoof.CampaignDraft)
+	c.State = cmp.Or(c.State, unspoof.CampaignDraft)
 	c.UpdatedAt = c.CreatedAt
 	err = tx.QueryRowContext(ctx, `INSERT INTO campaigns (name, template, sender_id, selection, test, synthetic, state,
 		quiet_start, quiet_end, daily_cap, created_by, created_at, updated_at) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?) RETURNING id`,
@@ -89,7 +89,7 @@ func (db *DB) CreateCampaign(ctx context.Context, c *unspoof.Campaign, msgs []*u
 	defer ins.Close()
 	for _, m := range msgs {
 		m.CampaignID = c.ID
-		m.State = cmpState(m.State, unspoof.MessagePending)
+		m.State = cmp.Or(m.State, unspoof.MessagePending)
 		m.UpdatedAt = c.CreatedAt
 		if err := ins.QueryRowContext(ctx, m.CampaignID, m.E164, m.Reference, m.Text, m.Parts, m.TZ, m.State, m.Reason,
 			ms(m.UpdatedAt)).Scan(&m.ID); err != nil {
@@ -103,13 +103,6 @@ func (db *DB) CreateCampaign(ctx context.Context, c *unspoof.Campaign, msgs []*u
 		return fmt.Errorf("create campaign: %w", err)
 	}
 	return nil
-}
-
-func cmpState(s, def string) string {
-	if s == "" {
-		return def
-	}
-	return s
 }
 
 const campaignCols = `id, name, template, sender_id, selection, test, synthetic, state, quiet_start, quiet_end, daily_cap,

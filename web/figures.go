@@ -27,8 +27,6 @@ type figuresCache struct {
 	perDay   []unspoof.DayCount
 	areas    []areaCount
 	err      error
-	kick     chan struct{}
-	once     sync.Once
 }
 
 type areaCount struct {
@@ -37,7 +35,6 @@ type areaCount struct {
 }
 
 func (c *figuresCache) run(ctx context.Context) {
-	c.once.Do(func() { c.kick = make(chan struct{}, 1) })
 	t := time.NewTicker(c.every)
 	defer t.Stop()
 	for {
@@ -46,7 +43,6 @@ func (c *figuresCache) run(ctx context.Context) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-		case <-c.kick:
 		}
 	}
 }

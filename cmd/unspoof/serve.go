@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -104,7 +105,7 @@ for on the terminal; it is stored only as an argon2id hash.`,
 				return err
 			}
 			defer s.Close()
-			st := &unspoof.Staff{Username: args[0], Name: cmpStr(name, args[0]), Role: role, PasswordHash: web.HashPassword(pw),
+			st := &unspoof.Staff{Username: args[0], Name: cmp.Or(name, args[0]), Role: role, PasswordHash: web.HashPassword(pw),
 				CreatedAt: time.Now().UTC()}
 			if err := s.CreateStaff(cmd.Context(), st); err != nil {
 				return err
@@ -119,13 +120,6 @@ for on the terminal; it is stored only as an argon2id hash.`,
 	add.Flags().StringVar(&name, "name", "", "full name, shown on the dashboard")
 	cmd.AddCommand(add)
 	return cmd
-}
-
-func cmpStr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // readPassword reads a new password from UNSPOOF_PASSWORD or, on a terminal, twice from the user.
