@@ -505,10 +505,11 @@ The SMPP password is read from the environment variable --password-env names.`,
 			if err := campaign.CheckSMSC(c, addr, allowReal); err != nil {
 				return err
 			}
-			var metrics *campaign.Metrics
+			o := campaignRun{addr: addr, systemID: systemID, password: os.Getenv(passwordEnv), rate: rate, window: window,
+				linger: linger, allowReal: allowReal, progress: !noProgress && isTerminal(g.stderr)}
 			if metricsAddr != "" {
 				reg := prometheus.NewRegistry()
-				metrics = campaign.NewMetrics(reg)
+				o.metrics = campaign.NewMetrics(reg)
 				ln, err := net.Listen("tcp", metricsAddr)
 				if err != nil {
 					return unspoof.Errorf(unspoof.EINVALID, "--metrics: %v", err)
@@ -518,41 +519,9 @@ The SMPP password is read from the environment variable --password-env names.`,
 				defer srv.Close()
 				fmt.Fprintf(g.stderr, "metrics on http://%s/metrics\n", ln.Addr())
 			}
-			var bar *progressbar.ProgressBar
-			if !noProgress && isTerminal(g.stderr) {
-				bar = progressbar.NewOptions64(c.Total(), progressbar.OptionSetWriter(g.stderr),
-					progressbar.OptionSetDescription(fmt.Sprintf("campaign %d", id)), progressbar.OptionShowCount(),
-					progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(250*time.Millisecond),
-					progressbar.OptionSetWidth(30), progressbar.OptionFullWidth())
-			}
-			var eng *campaign.Engine
-			client := smpp.New(smpp.Config{Addr: addr, SystemID: systemID, Password: os.Getenv(passwordEnv), Window: window,
-				Logger: g.logger, DeliverAsync: func(d *smpp.Deliver, ack func()) { eng.Deliver(d, ack) }})
-			cfg := campaign.Config{Store: s, SMSC: client, SMSCAddr: addr, AllowRealSMSC: allowReal, Rate: rate,
-				Window: window, Linger: linger, Logger: g.logger, Metrics: metrics}
-			if bar != nil { // progress counts the campaign's messages: only when someone watches
-				cfg.Progress = func(p campaign.Progress) {
-					done := p.Campaign.Total() - p.Campaign.Counts[unspoof.MessagePending] - p.Campaign.Counts[unspoof.MessageSubmitting]
-					bar.Describe(progressLine(p))
-					bar.Set64(done)
-				}
-			}
-			eng = campaign.New(cfg)
-			clientCtx, stopClient := context.WithCancel(context.WithoutCancel(ctx))
-			clientDone := make(chan error, 1)
-			go func() { clientDone <- client.Run(clientCtx) }()
-			sum, err := eng.Run(ctx, id)
-			stopClient()
-			cerr := <-clientDone
-			if bar != nil {
-				bar.Finish()
-				fmt.Fprintln(g.stderr)
-			}
+			sum, err := sendCampaign(ctx, g, s, c, o)
 			if sum != nil {
 				printRun(g.stdout, sum)
-			}
-			if err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
-				err = fmt.Errorf("smpp: %w", cerr)
 			}
 			return err
 		},
@@ -568,6 +537,57 @@ The SMPP password is read from the environment variable --password-env names.`,
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "no progress bar")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be sent now (by time zone, parts, time at --rate, samples) and send nothing")
 	return cmd
+}
+
+// campaignRun are the settings of one run of a campaign.
+type campaignRun struct {
+	addr, systemID, password string
+	rate                     float64
+	window                   int
+	linger                   time.Duration
+	allowReal                bool
+	progress                 bool // a progress bar on stderr
+	metrics                  *campaign.Metrics
+}
+
+// sendCampaign binds to the SMSC at o.addr as a transceiver and runs campaign c until its
+// messages are sent (or ctx ends), with a progress bar when asked: what campaign run and the
+// demo both do.
+func sendCampaign(ctx context.Context, g *globals, s caseStore, c *unspoof.Campaign, o campaignRun) (*campaign.Summary, error) {
+	var bar *progressbar.ProgressBar
+	if o.progress {
+		bar = progressbar.NewOptions64(c.Total(), progressbar.OptionSetWriter(g.stderr),
+			progressbar.OptionSetDescription(fmt.Sprintf("campaign %d", c.ID)), progressbar.OptionShowCount(),
+			progressbar.OptionSetPredictTime(true), progressbar.OptionThrottle(250*time.Millisecond),
+			progressbar.OptionSetWidth(30), progressbar.OptionFullWidth())
+	}
+	var eng *campaign.Engine
+	client := smpp.New(smpp.Config{Addr: o.addr, SystemID: o.systemID, Password: o.password, Window: o.window,
+		Logger: g.logger, DeliverAsync: func(d *smpp.Deliver, ack func()) { eng.Deliver(d, ack) }})
+	cfg := campaign.Config{Store: s, SMSC: client, SMSCAddr: o.addr, AllowRealSMSC: o.allowReal, Rate: o.rate,
+		Window: o.window, Linger: o.linger, Logger: g.logger, Metrics: o.metrics}
+	if bar != nil { // progress counts the campaign's messages: only when someone watches
+		cfg.Progress = func(p campaign.Progress) {
+			done := p.Campaign.Total() - p.Campaign.Counts[unspoof.MessagePending] - p.Campaign.Counts[unspoof.MessageSubmitting]
+			bar.Describe(progressLine(p))
+			bar.Set64(done)
+		}
+	}
+	eng = campaign.New(cfg)
+	clientCtx, stopClient := context.WithCancel(context.WithoutCancel(ctx))
+	clientDone := make(chan error, 1)
+	go func() { clientDone <- client.Run(clientCtx) }()
+	sum, err := eng.Run(ctx, c.ID)
+	stopClient()
+	cerr := <-clientDone
+	if bar != nil {
+		bar.Finish()
+		fmt.Fprintln(g.stderr)
+	}
+	if err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
+		err = fmt.Errorf("smpp: %w", cerr)
+	}
+	return sum, err
 }
 
 // printPlan shows a dry run. Sample numbers are masked: the texts are what staff check.

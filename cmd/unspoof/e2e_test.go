@@ -161,27 +161,3 @@ func TestIngestErrorsAreClear(t *testing.T) {
 }
 
 func num(n int64) string { return message.NewPrinter(language.English).Sprintf("%d", n) }
-
-// TestDemo runs the demo as a newcomer would, twice: the second run reuses the data.
-func TestDemo(t *testing.T) {
-	t.Parallel()
-	dir := filepath.Join(t.TempDir(), "demo")
-	out, _ := run(t, filepath.Join(dir, "ignored.db"), 0, "demo", "--dir", dir, "--scale", "0.002", "--seed", "5")
-	for _, want := range []string{"1. simulating", "2. ingesting", "3. ranking victims", "4. headline figures", "UK numbers reached (> 60 s)", "suspects identified"} {
-		if !strings.Contains(out, want) {
-			t.Errorf("demo output lacks %q:\n%s", want, out)
-		}
-	}
-	stats, _ := run(t, filepath.Join(dir, "unspoof.db"), 0, "stats", "--json")
-	var st unspoof.Stats
-	if err := json.Unmarshal([]byte(stats), &st); err != nil {
-		t.Fatal(err)
-	}
-	if !strings.Contains(out, " "+num(st.Calls)+"\n") || !strings.Contains(out, " "+num(st.UKCalleesOver60)+"\n") {
-		t.Errorf("demo's table does not show the store's figures (%d calls, %d UK numbers reached):\n%s", st.Calls, st.UKCalleesOver60, out)
-	}
-	out, _ = run(t, filepath.Join(dir, "ignored.db"), 0, "demo", "--dir", dir, "--scale", "0.002", "--seed", "5")
-	if !strings.Contains(out, "reusing the simulated dataset") || strings.Count(out, "already ingested") != 4 {
-		t.Errorf("second demo run did not reuse the data:\n%s", out)
-	}
-}

@@ -129,6 +129,7 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 		newSuspectsCmd(g),
 		newEvaluateCmd(g),
 		newCampaignCmd(g),
+		newSMSCSimCmd(g),
 		newServeCmd(g),
 		newStaffCmd(g),
 		newPassportCmd(g),
