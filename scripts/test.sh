@@ -35,6 +35,8 @@ echo "== go vet"
 go vet ./...
 echo "== go test (SQLite and PostgreSQL: $dsn)"
 go test -count=1 -timeout 30m "$@" ./...
+echo "== the README's quick start, as written there: the demo, serving until Ctrl-C"
+scripts/readme-demo.sh
 echo "== fuzz (bounded): phonenum agrees with libphonenumber"
 go test -run '^$' -fuzz '^FuzzParse$' -fuzztime 30s ./phonenum/
 echo "== fuzz (bounded): the SMPP decoder and the STIR/SHAKEN parsers"
