@@ -28,13 +28,19 @@ FROM (SELECT
 		max(started_at) AS last
 	FROM calls) AS c`
 
+// calleesQuery counts the numbers called. It reads calls in table order and sorts (NOT INDEXED):
+// walking calls_callee instead visits the table at random for each call's duration, three times
+// slower at 10M calls (76 s against 26 s).
 const calleesQuery = `
 SELECT count(*), coalesce(sum(uk), 0), coalesce(sum(uk AND longest > 60), 0)
-FROM (SELECT substr(callee_e164, 1, 3) = '+44' AS uk, max(duration_s) AS longest FROM calls GROUP BY callee_e164)`
+FROM (SELECT substr(callee_e164, 1, 3) = '+44' AS uk, max(duration_s) AS longest FROM calls NOT INDEXED GROUP BY callee_e164)`
 
+// topOrgsQuery counts the calls presenting each organisation's numbers. CROSS JOIN keeps calls
+// the outer loop, looking each CLI up in org_numbers' index: left to itself, the planner builds
+// an automatic index over every call's CLI first (49 s against 16 s at 10M calls).
 const topOrgsQuery = `
 SELECT o.name, count(*) AS n
-FROM calls c JOIN org_numbers n ON n.e164 = c.cli_e164 JOIN orgs o ON o.id = n.org_id
+FROM calls c CROSS JOIN org_numbers n ON n.e164 = c.cli_e164 JOIN orgs o ON o.id = n.org_id
 GROUP BY o.id ORDER BY n DESC, o.name LIMIT 10`
 
 // Stats returns the headline figures of the evidence.
