@@ -9,7 +9,6 @@ import (
 	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/report"
 	"github.com/unspoof/unspoof/suspect"
-	"github.com/unspoof/unspoof/victim"
 )
 
 type reportStore interface {
@@ -27,10 +26,7 @@ func testReportsLink(t *testing.T, open Opener) {
 		t.Fatalf("%T does not implement the report store", vs)
 	}
 	ctx := context.Background()
-	rank(t, vs, victim.RuleMet2022)
-	sr, err := suspect.Rank(ctx, s, suspect.Config{Rule: suspect.RuleHarm, Now: func() time.Time { return t0 }})
-	must(t, err)
-	must(t, suspect.Save(ctx, s, sr))
+	rankVictimsAndSuspects(t, vs, s)
 	v1, err := vs.FindVictimByNumber(ctx, "+447700900001")
 	must(t, err)
 	if got, err := s.FindVictimByCode(ctx, v1.Code); err != nil || got.E164 != v1.E164 {

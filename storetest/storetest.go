@@ -38,6 +38,7 @@ func Run(t *testing.T, open Opener) {
 		{"CampaignFailures", testCampaignFailures},
 		{"ReportsLink", testReportsLink},
 		{"StaffSessions", testStaffSessions},
+		{"Purge", testPurge},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -238,15 +238,16 @@ func (s *Server) handleReportsCSV(w http.ResponseWriter, r *http.Request) {
 			called = rep.CalledOn.Format(time.DateOnly)
 		}
 		cw.Write([]string{rep.Number, rep.CreatedAt.Format(time.RFC3339), rep.Status, rep.Match, rep.VictimE164, rep.ReferenceGiven,
-			csvSafe(rep.PhoneGiven), called, csvSafe(rep.OrgClaimed), strconv.FormatBool(rep.Lost),
-			fmt.Sprintf("%d.%02d", rep.LossMinor/100, rep.LossMinor%100), rep.PaidBy, rep.ContactBy, csvSafe(rep.Contact),
-			strconv.Itoa(rep.LinkedCalls), csvSafe(rep.Story)})
+			CSVSafe(rep.PhoneGiven), called, CSVSafe(rep.OrgClaimed), strconv.FormatBool(rep.Lost),
+			fmt.Sprintf("%d.%02d", rep.LossMinor/100, rep.LossMinor%100), rep.PaidBy, rep.ContactBy, CSVSafe(rep.Contact),
+			strconv.Itoa(rep.LinkedCalls), CSVSafe(rep.Story)})
 	}
 	cw.Flush()
 }
 
-// csvSafe defuses text a spreadsheet would run as a formula (CSV injection).
-func csvSafe(s string) string {
+// CSVSafe defuses text a spreadsheet would run as a formula (CSV injection) by putting a quote
+// before a leading =, +, -, @, tab or carriage return. Every CSV export of text people typed uses it.
+func CSVSafe(s string) string {
 	if s != "" && (s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' || s[0] == '\r') {
 		return "'" + s
 	}

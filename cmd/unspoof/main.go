@@ -134,6 +134,8 @@ The evidence is kept in an SQLite file (./unspoof.db) or, at scale, PostgreSQL:
 		newStaffCmd(g),
 		newPassportCmd(g),
 		newScreenCmd(g),
+		newPurgeCmd(g),
+		newAuditCmd(g),
 	)
 	return root
 }
