@@ -3,6 +3,7 @@ package ingest
 import (
 	"bufio"
 	"fmt"
+	"maps"
 	"os"
 	"sort"
 	"strings"
@@ -109,10 +110,11 @@ func ParseMapping(pairs []string) (map[string]string, error) {
 	return m, nil
 }
 
-// LoadMapping returns the named built-in mapping, or reads a mapping file.
+// LoadMapping returns a copy of the named built-in mapping (the caller may add to it), or reads
+// a mapping file.
 func LoadMapping(nameOrPath string) (map[string]string, error) {
 	if m, ok := Mappings[nameOrPath]; ok {
-		return m, nil
+		return maps.Clone(m), nil
 	}
 	f, err := os.Open(nameOrPath)
 	if err != nil {

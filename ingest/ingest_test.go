@@ -331,3 +331,16 @@ func TestMissingColumnNamesFileAndField(t *testing.T) {
 		t.Errorf("error = %v", err)
 	}
 }
+
+// TestLoadMappingCopies: adding to a loaded built-in mapping (--mapping ftc-dnc with --map)
+// leaves the built-in one as it was.
+func TestLoadMappingCopies(t *testing.T) {
+	m, err := ingest.LoadMapping("ftc-dnc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	m["Extra_Column"] = "subject"
+	if _, changed := ingest.Mappings["ftc-dnc"]["Extra_Column"]; changed {
+		t.Error("adding to a loaded mapping changed the built-in one")
+	}
+}

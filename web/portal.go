@@ -205,7 +205,14 @@ func (s *Server) handleOptOut(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, errStatus(http.StatusTooManyRequests, "Wait a minute and try again."))
 		return
 	}
-	if _, err := s.cfg.Store.AddOptOut(r.Context(), &unspoof.OptOut{E164: n.E164, Source: "portal", At: s.cfg.Now()}); err != nil {
+	now := s.cfg.Now()
+	if _, err := s.cfg.Store.AddOptOut(r.Context(), &unspoof.OptOut{E164: n.E164, Source: "portal", At: now}); err != nil {
+		s.Error(w, r, fmt.Errorf("opt-out: %w", err))
+		return
+	}
+	// Kept beside the STOP replies by SMS, so that the audit log shows every opt-out.
+	if err := s.cfg.Store.Audit(r.Context(), &unspoof.AuditEntry{At: now.UTC(), Actor: "portal", Action: "optout",
+		Object: n.E164, Detail: "opt-out page"}); err != nil {
 		s.Error(w, r, fmt.Errorf("opt-out: %w", err))
 		return
 	}

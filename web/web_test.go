@@ -311,6 +311,19 @@ func TestNoEnumeration(t *testing.T) {
 	if o, err := f.db.FindOptOut(context.Background(), "+447911123456"); err != nil || o.Source != "portal" {
 		t.Errorf("opt-out not recorded: %+v %v", o, err)
 	}
+	audit, err := f.db.FindAudit(context.Background(), 10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	logged := map[string]bool{}
+	for _, a := range audit {
+		if a.Actor == "portal" && a.Action == "optout" {
+			logged[a.Object] = true
+		}
+	}
+	if !logged["+447911123456"] || !logged["+447911999999"] {
+		t.Errorf("the audit log lacks the portal's opt-outs: %v", logged)
+	}
 }
 
 func TestCSRFAndRateLimit(t *testing.T) {

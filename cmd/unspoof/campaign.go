@@ -584,8 +584,14 @@ func sendCampaign(ctx context.Context, g *globals, s caseStore, c *unspoof.Campa
 		bar.Finish()
 		fmt.Fprintln(g.stderr)
 	}
-	if err == nil && cerr != nil && !errors.Is(cerr, context.Canceled) {
-		err = fmt.Errorf("smpp: %w", cerr)
+	var refused *smpp.StatusError
+	switch {
+	case err != nil || cerr == nil || errors.Is(cerr, context.Canceled):
+	case errors.Is(cerr, smpp.ErrBindRefused) && errors.As(cerr, &refused):
+		err = unspoof.Errorf(unspoof.EINVALID, "the SMSC at %s refused the bind (%s): check --system-id %q and the password in the environment variable --password-env names",
+			o.addr, refused.Status, o.systemID)
+	default:
+		err = cerr
 	}
 	return sum, err
 }

@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
@@ -208,5 +210,67 @@ func TestDemoDashboard(t *testing.T) {
 		}
 	case <-time.After(20 * time.Second):
 		t.Error("demo did not stop within 20 s of Ctrl-C")
+	}
+}
+
+// TestSMSCSimCmd runs `unspoof smsc-sim` as an operator rehearsing would: a campaign with the
+// wrong password is refused with a clear message, with the right one its messages are
+// delivered, and Ctrl-C makes the simulator print what it received.
+func TestSMSCSimCmd(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	db := filepath.Join(dir, "unspoof.db")
+	tmpl, list := filepath.Join(dir, "alert.txt"), filepath.Join(dir, "staff.txt")
+	os.WriteFile(tmpl, []byte("Police test message, ref {{reference}}\n"), 0o600)
+	os.WriteFile(list, []byte("07911 123456\n07911 123457\n07911 123458\n"), 0o600)
+	run(t, db, 0, "campaign", "create", "--name", "rehearsal", "--hours", "0-24", "--template", tmpl,
+		"--sender-id", "447700900999", "--test-list", list, "--as", "alice")
+
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	sim := exec.Command(binary, "smsc-sim", "--listen", addr, "--receipt-delay", "50ms", "--undeliverable", "0")
+	sim.Env = append(os.Environ(), "UNSPOOF_SMPP_PASSWORD=rehearse")
+	var simOut strings.Builder
+	sim.Stdout = &simOut
+	if err := sim.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer sim.Process.Kill()
+	for i := 0; ; i++ { // until it listens
+		if c, err := net.Dial("tcp", addr); err == nil {
+			c.Close()
+			break
+		}
+		if i == 100 {
+			t.Fatal("smsc-sim does not listen")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+
+	cmd := exec.Command(binary, "--db", db, "campaign", "run", "1", "--smsc", addr, "--no-progress", "--linger", "5s")
+	cmd.Env = append(os.Environ(), "UNSPOOF_SMPP_PASSWORD=wrong")
+	out, err := cmd.CombinedOutput()
+	if ee, ok := err.(*exec.ExitError); !ok || ee.ExitCode() != 2 ||
+		!strings.Contains(string(out), "refused the bind (ESME_RINVPASWD): check --system-id") {
+		t.Errorf("wrong password: %v\n%s", err, out)
+	}
+	cmd = exec.Command(binary, "--db", db, "campaign", "run", "1", "--smsc", addr, "--no-progress", "--linger", "5s")
+	cmd.Env = append(os.Environ(), "UNSPOOF_SMPP_PASSWORD=rehearse")
+	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "delivered 3") {
+		t.Errorf("right password: %v\n%s", err, out)
+	}
+	sim.Process.Signal(syscall.SIGINT)
+	if err := sim.Wait(); err != nil {
+		t.Errorf("smsc-sim after Ctrl-C: %v", err)
+	}
+	for _, want := range []string{"SMSC SIMULATOR (nothing is sent to any phone)", "1 bind, 3 messages accepted",
+		"receipts: 3 delivered, 0 undeliverable"} {
+		if !strings.Contains(simOut.String(), want) {
+			t.Errorf("smsc-sim printed no %q:\n%s", want, simOut.String())
+		}
 	}
 }

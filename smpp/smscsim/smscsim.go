@@ -233,7 +233,13 @@ func (s *Server) accept() {
 func (s *Server) outcome(dest string) string {
 	h := fnv.New64a()
 	h.Write([]byte(strings.TrimPrefix(dest, "+")))
-	u := float64(h.Sum64()>>11) / (1 << 53)
+	// FNV's last byte barely reaches the high bits, so numbers a digit apart would share an
+	// outcome: mix them through (splitmix64's finaliser) before taking the top 53.
+	x := h.Sum64()
+	x = (x ^ x>>30) * 0xbf58476d1ce4e5b9
+	x = (x ^ x>>27) * 0x94d049bb133111eb
+	x ^= x >> 31
+	u := float64(x>>11) / (1 << 53)
 	switch {
 	case u < s.cfg.Undeliverable:
 		return smpp.StateUndeliverable

@@ -437,3 +437,22 @@ func settled(sim *smscsim.Server, done func(smscsim.Stats) bool) smscsim.Stats {
 type writerFunc func(p []byte) (int, error)
 
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
+
+// TestNeighboursDiffer: numbers a digit apart (a test list of consecutive staff phones) do not
+// all end the same way.
+func TestNeighboursDiffer(t *testing.T) {
+	t.Parallel()
+	sim := start(t, smscsim.Config{ReceiptDelay: -1, Undeliverable: 0.5})
+	got := newDelivers()
+	c := client(t, sim.Addr(), "secret", got.add)
+	for i := range 10 {
+		submit(t, c, fmt.Sprintf("44791100000%d", i), "x")
+	}
+	states := map[string]int{}
+	for _, d := range got.wait(t, 10, 5*time.Second) {
+		states[d.Receipt.State]++
+	}
+	if states[smpp.StateDelivered] < 2 || states[smpp.StateUndeliverable] < 2 {
+		t.Errorf("ten consecutive numbers at 50 %% undeliverable ended %v", states)
+	}
+}
