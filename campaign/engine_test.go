@@ -122,67 +122,75 @@ func TestCampaignThrottledBySMSC(t *testing.T) {
 // delivered, or — when it was in flight at the drop — ambiguous, and only those.
 func TestCampaignLinkDrop(t *testing.T) {
 	t.Parallel()
-	s := engines(t)["sqlite"]
-	peer := smsctest.Start(t, smsctest.Options{DropAfter: 300, ReceiptDelay: 20 * time.Millisecond})
-	const n = 1000
-	c, _ := seed(t, s, "drop", n, nil, nil)
-	run(t, context.Background(), s, peer, c.ID, campaign.Config{Window: 10})
-	got, _ := delivered(t, peer)
-	ms := messages(t, s, c.ID)
-	states := countStates(ms)
-	for num, m := range ms {
-		switch k := len(got[num]); {
-		case k > 1:
-			t.Errorf("%s received %d messages", num, k)
-		case m.State == unspoof.MessageDelivered && k != 1:
-			t.Errorf("%s is delivered but the SMSC never had it", num)
-		case m.State != unspoof.MessageDelivered && m.State != unspoof.MessageAmbiguous:
-			t.Errorf("%s ended %s (%s)", num, m.State, m.Reason)
-		}
+	for name, s := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			peer := smsctest.Start(t, smsctest.Options{DropAfter: 300, ReceiptDelay: 20 * time.Millisecond})
+			const n = 1000
+			c, _ := seed(t, s, "drop", n, nil, nil)
+			run(t, context.Background(), s, peer, c.ID, campaign.Config{Window: 10})
+			got, _ := delivered(t, peer)
+			ms := messages(t, s, c.ID)
+			states := countStates(ms)
+			for num, m := range ms {
+				switch k := len(got[num]); {
+				case k > 1:
+					t.Errorf("%s received %d messages", num, k)
+				case m.State == unspoof.MessageDelivered && k != 1:
+					t.Errorf("%s is delivered but the SMSC never had it", num)
+				case m.State != unspoof.MessageDelivered && m.State != unspoof.MessageAmbiguous:
+					t.Errorf("%s ended %s (%s)", num, m.State, m.Reason)
+				}
+			}
+			if states[unspoof.MessageAmbiguous] > 10 || states[unspoof.MessageDelivered]+states[unspoof.MessageAmbiguous] != n {
+				t.Errorf("states %v: want all delivered but at most a window (10) ambiguous", states)
+			}
+			if st, _ := peer.Stats(); st.Drops != 1 || st.Binds < 2 {
+				t.Errorf("peer stats %+v: want one drop and a second bind", st)
+			}
+			t.Logf("after the drop: %v", states)
+		})
 	}
-	if states[unspoof.MessageAmbiguous] > 10 || states[unspoof.MessageDelivered]+states[unspoof.MessageAmbiguous] != n {
-		t.Errorf("states %v: want all delivered but at most a window (10) ambiguous", states)
-	}
-	if st, _ := peer.Stats(); st.Drops != 1 || st.Binds < 2 {
-		t.Errorf("peer stats %+v: want one drop and a second bind", st)
-	}
-	t.Logf("after the drop: %v", states)
 }
 
 // TestCampaignStop: a reply "Stop please" from a number whose message is still pending
 // suppresses it, and the number is opted out of every later campaign.
 func TestCampaignStop(t *testing.T) {
 	t.Parallel()
-	s := engines(t)["sqlite"]
-	last := number(299)
-	peer := smsctest.Start(t, smsctest.Options{MOAfter: 5, MOFrom: strings.TrimPrefix(last, "+"), MOText: "Stop please"})
-	c, _ := seed(t, s, "stop", 300, nil, nil)
-	sum := run(t, context.Background(), s, peer, c.ID, campaign.Config{Rate: 200})
-	got, _ := delivered(t, peer)
-	if len(got[last]) != 0 {
-		t.Errorf("%s said STOP and still got %q", last, got[last])
-	}
-	ms := messages(t, s, c.ID)
-	if m := ms[last]; m.State != unspoof.MessageSuppressed || m.Reason != "opted out" {
-		t.Errorf("%s: %s %q, want suppressed: opted out", last, m.State, m.Reason)
-	}
-	if states := countStates(ms); states[unspoof.MessageDelivered] != 299 {
-		t.Errorf("states %v, want 299 delivered", states)
-	}
-	if o, err := s.FindOptOut(context.Background(), last); err != nil || o.Text != "Stop please" {
-		t.Errorf("opt-out of %s: %+v, %v", last, o, err)
-	}
-	if sum.OptOuts != 1 {
-		t.Errorf("summary counts %d STOPs", sum.OptOuts)
-	}
-	// A later campaign to the same number: suppressed before it is sent.
-	c2, _ := seed(t, s, "stop 2", 300, nil, nil)
-	run(t, context.Background(), s, peer, c2.ID, campaign.Config{})
-	if got, _ := delivered(t, peer); len(got[last]) != 0 {
-		t.Errorf("%s opted out and got %q from a later campaign", last, got[last])
-	}
-	if m := messages(t, s, c2.ID)[last]; m.State != unspoof.MessageSuppressed {
-		t.Errorf("later campaign: %s is %s", last, m.State)
+	for name, s := range engines(t) {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			last := number(299)
+			peer := smsctest.Start(t, smsctest.Options{MOAfter: 5, MOFrom: strings.TrimPrefix(last, "+"), MOText: "Stop please"})
+			c, _ := seed(t, s, "stop", 300, nil, nil)
+			sum := run(t, context.Background(), s, peer, c.ID, campaign.Config{Rate: 200})
+			got, _ := delivered(t, peer)
+			if len(got[last]) != 0 {
+				t.Errorf("%s said STOP and still got %q", last, got[last])
+			}
+			ms := messages(t, s, c.ID)
+			if m := ms[last]; m.State != unspoof.MessageSuppressed || m.Reason != "opted out" {
+				t.Errorf("%s: %s %q, want suppressed: opted out", last, m.State, m.Reason)
+			}
+			if states := countStates(ms); states[unspoof.MessageDelivered] != 299 {
+				t.Errorf("states %v, want 299 delivered", states)
+			}
+			if o, err := s.FindOptOut(context.Background(), last); err != nil || o.Text != "Stop please" {
+				t.Errorf("opt-out of %s: %+v, %v", last, o, err)
+			}
+			if sum.OptOuts != 1 {
+				t.Errorf("summary counts %d STOPs", sum.OptOuts)
+			}
+			// A later campaign to the same number: suppressed before it is sent.
+			c2, _ := seed(t, s, "stop 2", 300, nil, nil)
+			run(t, context.Background(), s, peer, c2.ID, campaign.Config{})
+			if got, _ := delivered(t, peer); len(got[last]) != 0 {
+				t.Errorf("%s opted out and got %q from a later campaign", last, got[last])
+			}
+			if m := messages(t, s, c2.ID)[last]; m.State != unspoof.MessageSuppressed {
+				t.Errorf("later campaign: %s is %s", last, m.State)
+			}
+		})
 	}
 }
 

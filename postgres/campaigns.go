@@ -1,7 +1,6 @@
 package postgres
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -16,13 +15,6 @@ import (
 )
 
 var _ unspoof.CampaignStore = (*DB)(nil)
-
-// receiptsLock is the key of the advisory lock that serialises matching receipts with recording
-// messages as submitted. Without it a receipt stored while its message's SMSC ids are being
-// recorded by another transaction would see neither the ids (not yet committed) nor be seen by
-// that transaction (its receipt not yet committed), and stay held for ever. SQLite, with its one
-// writer, needs no such thing.
-const receiptsLock = 0x72656365697074 // "receipt"
 
 // liveStates are the states of a message that alerts (or may have alerted) its number: a number
 // with one of them in a campaign is not selected by another.
@@ -285,39 +277,6 @@ func collectMessages(rows pgx.Rows) ([]*unspoof.Message, error) {
 	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (*unspoof.Message, error) { return scanMessage(row) })
 }
 
-// ClaimMessages moves up to f.Limit pending messages of the campaign to its time zones f.TZs to
-// submitting and returns them, oldest first; messages to opted-out numbers are made suppressed
-// instead. Rows another transaction has locked are skipped (FOR UPDATE SKIP LOCKED), so that two
-// runners claiming at once never get the same message and never wait for each other.
-func (db *DB) ClaimMessages(ctx context.Context, f unspoof.ClaimFilter, at time.Time) ([]*unspoof.Message, error) {
-	if f.Limit <= 0 || len(f.TZs) == 0 {
-		return nil, nil
-	}
-	var out []*unspoof.Message
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		// Opt-outs are checked on the rows being claimed only: a claimed message to a number that
-		// said STOP becomes suppressed instead.
-		rows, _ := tx.Query(ctx, `WITH claimed AS MATERIALIZED (
-				SELECT id FROM messages WHERE campaign_id = $2 AND state = 'pending' AND tz = ANY($3) AND id > $5
-				ORDER BY id LIMIT $4 FOR UPDATE SKIP LOCKED)
-			UPDATE messages m SET updated_at = $1,
-				state = CASE WHEN EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = m.e164) THEN 'suppressed' ELSE 'submitting' END,
-				reason = CASE WHEN EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = m.e164) THEN 'opted out' ELSE m.reason END
-			FROM claimed c
-			WHERE m.id = c.id AND m.state = 'pending'
-			RETURNING `+prefixCols("m.", messageCols), at, f.CampaignID, f.TZs, f.Limit, f.AfterID)
-		var err error
-		out, err = collectMessages(rows)
-		out = slices.DeleteFunc(out, func(m *unspoof.Message) bool { return m.State != unspoof.MessageSubmitting })
-		return err
-	})
-	if err != nil {
-		return nil, fmt.Errorf("claim messages: %w", err)
-	}
-	slices.SortFunc(out, func(a, b *unspoof.Message) int { return cmp.Compare(a.ID, b.ID) }) // RETURNING has no order
-	return out, nil
-}
-
 // PendingTZs returns the time zones of the campaign's pending messages, in name order.
 func (db *DB) PendingTZs(ctx context.Context, campaignID int64) ([]string, error) {
 	rows, _ := db.pool.Query(ctx, `SELECT DISTINCT tz FROM messages WHERE campaign_id = $1 AND state = 'pending' ORDER BY tz`,
@@ -327,204 +286,6 @@ func (db *DB) PendingTZs(ctx context.Context, campaignID int64) ([]string, error
 		return nil, fmt.Errorf("pending time zones: %w", err)
 	}
 	return fields(tzs), nil
-}
-
-// updateMessage applies one MessageUpdate if its message is still in its From state, records
-// the keys of its SMSC ids if it was applied, and says whether it was (1 or 0).
-const updateMessage = `WITH u AS (
-	UPDATE messages SET state = $3, reason = $4, attempts = greatest(attempts, $5::integer), updated_at = $6,
-		smsc_ids = coalesce($7::text[], smsc_ids), sent_at = coalesce($8::timestamptz, sent_at),
-		done_at = coalesce($9::timestamptz, done_at)
-	WHERE id = $1 AND state = $2
-	RETURNING id
-), k AS (
-	INSERT INTO smsc_ids (key, message_id) SELECT key, u.id FROM u, unnest($10::text[]) AS key
-)
-SELECT count(*) FROM u`
-
-// UpdateMessages applies us in one transaction, in order, each only if its message is still in
-// its From state; it returns how many were applied. Moves to submitted record the SMSC ids and
-// their keys, then apply the held receipts those keys match.
-func (db *DB) UpdateMessages(ctx context.Context, us []unspoof.MessageUpdate) (int, error) {
-	if len(us) == 0 {
-		return 0, nil
-	}
-	submits := slices.ContainsFunc(us, func(u unspoof.MessageUpdate) bool { return u.To == unspoof.MessageSubmitted })
-	n := 0
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if submits {
-			if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(receiptsLock)); err != nil {
-				return err
-			}
-		}
-		b := &pgx.Batch{}
-		for _, u := range us {
-			var ids, keys []string
-			var sent, done pgtype.Timestamptz
-			switch u.To {
-			case unspoof.MessageSubmitted:
-				ids, keys = textArray(u.SMSCIDs), u.Keys
-				sent = pgtype.Timestamptz{Time: u.At, Valid: true}
-			case unspoof.MessageFailed, unspoof.MessageExpired:
-				done = pgtype.Timestamptz{Time: u.At, Valid: true}
-			}
-			b.Queue(updateMessage, u.ID, u.From, u.To, u.Reason, u.Attempts, u.At, ids, sent, done, textArray(keys))
-		}
-		br := tx.SendBatch(ctx, b)
-		var newKeys []string
-		for _, u := range us {
-			var k int
-			if err := br.QueryRow().Scan(&k); err != nil {
-				br.Close()
-				return fmt.Errorf("message %d: %w", u.ID, translate("message", err))
-			}
-			n += k
-			if k > 0 && u.To == unspoof.MessageSubmitted {
-				newKeys = append(newKeys, u.Keys...)
-			}
-		}
-		if err := br.Close(); err != nil {
-			return err
-		}
-		if len(newKeys) > 0 {
-			return applyHeld(ctx, tx, newKeys)
-		}
-		return nil
-	})
-	if err != nil {
-		return 0, domainOr("update messages", err)
-	}
-	return n, nil
-}
-
-// applyHeld applies the held receipts that name one of keys, the keys of messages just recorded
-// as submitted: a held receipt naming none of them still matches no message.
-func applyHeld(ctx context.Context, tx pgx.Tx, keys []string) error {
-	rows, _ := tx.Query(ctx, `SELECT id, smsc_id, keys, state, err, received_at FROM receipts
-		WHERE message_id IS NULL AND keys && $1 ORDER BY id`, keys)
-	held, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*unspoof.Receipt, error) {
-		var r unspoof.Receipt
-		if err := row.Scan(&r.ID, &r.SMSCID, &r.Keys, &r.State, &r.Err, &r.At); err != nil {
-			return nil, err
-		}
-		r.Keys, r.At = fields(r.Keys), r.At.UTC()
-		return &r, nil
-	})
-	if err != nil {
-		return fmt.Errorf("held receipts: %w", err)
-	}
-	for _, r := range held {
-		if _, err := applyReceipt(ctx, tx, r); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-// ApplyReceipts stores rs (a receipt the SMSC repeats is stored once, and applied once) and
-// applies each to the submitted message whose SMSC id it matches: delivered counts a part
-// delivered (the message is delivered when all its parts are), undeliverable, rejected or
-// deleted fails it, expired expires it. A receipt no message matches is held, and applied by
-// UpdateMessages when its message is recorded as submitted. It returns how many receipts were
-// applied.
-func (db *DB) ApplyReceipts(ctx context.Context, rs []*unspoof.Receipt) (int, error) {
-	if len(rs) == 0 {
-		return 0, nil
-	}
-	n := 0
-	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
-		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock($1)`, int64(receiptsLock)); err != nil {
-			return err
-		}
-		// One statement a receipt, all in one round trip: statements of a batch run in order, so
-		// the second part's receipt sees the first part's.
-		b := &pgx.Batch{}
-		for _, r := range rs {
-			canonical := ""
-			if len(r.Keys) > 0 {
-				canonical = r.Keys[0]
-			}
-			b.Queue(applyReceiptSQL, r.SMSCID, textArray(r.Keys), r.State, r.Err, r.At, canonical,
-				unspoof.ReceiptOutcome(r.State), strings.TrimSpace(r.State+" "+r.Err))
-		}
-		br := tx.SendBatch(ctx, b)
-		for _, r := range rs {
-			var applied bool
-			if err := br.QueryRow().Scan(&applied); err != nil {
-				br.Close()
-				return fmt.Errorf("receipt %s: %w", r.SMSCID, translate("receipt", err))
-			}
-			if applied {
-				n++
-			}
-		}
-		return br.Close()
-	})
-	if err != nil {
-		return 0, domainOr("apply receipts", err)
-	}
-	return n, nil
-}
-
-// applyReceiptSQL stores one receipt ($1 id as named, $2 keys, $3 state, $4 err, $5 when) unless
-// it is a repeat, linked to the message its keys match — the canonical key $6 first, then a
-// submitted message — and applies its outcome $7 (reason $8) to that message if it is
-// submitted. It says whether the receipt was new and matched a message.
-const applyReceiptSQL = `WITH m AS (
-	SELECT m.id FROM smsc_ids k JOIN messages m ON m.id = k.message_id
-	WHERE k.key = ANY($2::text[]) ORDER BY k.key = $6 DESC, m.state = 'submitted' DESC, m.id DESC LIMIT 1
-), ins AS (
-	INSERT INTO receipts (smsc_id, keys, state, err, received_at, message_id)
-	VALUES ($1, $2, $3, $4, $5, (SELECT id FROM m))
-	ON CONFLICT (smsc_id, state) DO NOTHING
-	RETURNING message_id
-), upd AS (
-	UPDATE messages SET updated_at = $5,
-		delivered = delivered + CASE WHEN $7 = 'delivered' THEN 1 ELSE 0 END,
-		state = CASE WHEN $7 = 'delivered' THEN CASE WHEN delivered + 1 >= parts THEN 'delivered' ELSE state END
-			WHEN $7 IN ('failed', 'expired') THEN $7 ELSE state END,
-		reason = CASE WHEN $7 IN ('failed', 'expired') THEN $8 ELSE reason END,
-		done_at = CASE WHEN $7 = 'delivered' AND delivered + 1 >= parts OR $7 IN ('failed', 'expired') THEN $5 ELSE done_at END
-	WHERE id = (SELECT message_id FROM ins) AND state = 'submitted' AND $7 <> ''
-	RETURNING id
-)
-SELECT coalesce((SELECT message_id FROM ins) IS NOT NULL, false) FROM (SELECT count(*) FROM upd) AS forced`
-
-// applyReceipt applies stored receipt r to the message its keys match, and links it to that
-// message; it says whether any matched. A match on the canonical key (Keys[0], the id written
-// the same way) wins over the other forms, so two ids that merely look alike never collide;
-// then a submitted message wins.
-func applyReceipt(ctx context.Context, tx pgx.Tx, r *unspoof.Receipt) (bool, error) {
-	if len(r.Keys) == 0 {
-		return false, nil
-	}
-	var id int64
-	err := tx.QueryRow(ctx, `SELECT m.id FROM smsc_ids k JOIN messages m ON m.id = k.message_id
-		WHERE k.key = ANY($1) ORDER BY k.key = $2 DESC, m.state = 'submitted' DESC, m.id DESC LIMIT 1`,
-		r.Keys, r.Keys[0]).Scan(&id)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return false, nil
-	} else if err != nil {
-		return false, fmt.Errorf("receipt %s: %w", r.SMSCID, err)
-	}
-	switch outcome := unspoof.ReceiptOutcome(r.State); outcome {
-	case unspoof.MessageDelivered:
-		_, err = tx.Exec(ctx, `UPDATE messages SET delivered = delivered + 1, updated_at = $1,
-			state = CASE WHEN delivered + 1 >= parts THEN 'delivered' ELSE state END,
-			done_at = CASE WHEN delivered + 1 >= parts THEN $1 ELSE done_at END
-			WHERE id = $2 AND state = 'submitted'`, r.At, id)
-	case unspoof.MessageFailed, unspoof.MessageExpired:
-		_, err = tx.Exec(ctx, `UPDATE messages SET state = $1, reason = $2, updated_at = $3, done_at = $3
-			WHERE id = $4 AND state = 'submitted'`, outcome, strings.TrimSpace(r.State+" "+r.Err), r.At, id)
-	}
-	if err != nil {
-		return false, fmt.Errorf("receipt %s: %w", r.SMSCID, err)
-	}
-	if _, err := tx.Exec(ctx, `UPDATE receipts SET message_id = $1 WHERE id = $2`, id, r.ID); err != nil {
-		return false, fmt.Errorf("receipt %s: %w", r.SMSCID, err)
-	}
-	r.MessageID = id
-	return true, nil
 }
 
 // MarkAmbiguous moves the campaign's messages left in submitting to ambiguous, giving reason:

@@ -58,8 +58,14 @@ func (db *DB) PurgePersonalData(ctx context.Context, p *unspoof.Purge) (*unspoof
 		}
 	}
 	if !p.MessagesBefore.IsZero() {
+		// Receipts are matched and stored under receiptsLock, and nothing holds a message's id
+		// by a foreign key: taking the lock, the purge sees every receipt stored so far, and a
+		// receipt stored after it matches no purged message (their SMSC ids go with them).
 		cut := p.MessagesBefore
-		if res.Receipts, err = exec(purgeReceipts, cut); err == nil {
+		if _, err = tx.Exec(ctx, lockReceipts, int64(receiptsLock)); err == nil {
+			res.Receipts, err = exec(purgeReceipts, cut)
+		}
+		if err == nil {
 			if _, err = exec(purgeSMSCIDs, cut); err == nil {
 				res.Messages, err = exec(purgeMessages, cut)
 			}

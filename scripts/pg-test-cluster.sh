@@ -9,6 +9,8 @@
 #   dsn    prints the DSN of the running cluster.
 #
 # Settings favour speed over durability (fsync off): never keep data you care about in it.
+# With UNSPOOF_PG_STATS=1 a new cluster also loads pg_stat_statements (CREATE EXTENSION
+# pg_stat_statements to read it), for profiling the server's side of a benchmark.
 # Run as root, the server runs as the "postgres" user (created if missing), since PostgreSQL
 # refuses to run as root; the directory's parents must then be searchable by that user. Example:
 #
@@ -106,6 +108,9 @@ start() {
 			dynamic_shared_memory_type = mmap
 			log_min_messages = warning
 		EOF
+		if [[ ${UNSPOOF_PG_STATS:-} == 1 ]]; then
+			echo "shared_preload_libraries = 'pg_stat_statements'" >>"$dir/data/postgresql.conf"
+		fi
 	fi
 	local port
 	for _ in 1 2 3 4 5; do

@@ -313,3 +313,104 @@ func testCampaignFailures(t *testing.T, open Opener) {
 		t.Errorf("AcquireRun(999) = %v", err)
 	}
 }
+
+// testOutcomeBatches: a batch of updates or receipts has the effect of applying them one at a
+// time, in order, however the engine batches them: the same message twice in one batch, the
+// parts of a message receipted together, a repeat, and SMSC ids that look alike.
+func testOutcomeBatches(t *testing.T, open Opener) {
+	s, _ := campaignFixture(t, open)
+	ctx := context.Background()
+	var rs []*unspoof.Recipient
+	for i := range 5 {
+		rs = append(rs, &unspoof.Recipient{E164: fmt.Sprintf("+44770090010%d", i), Reference: fmt.Sprint("REF", i)})
+	}
+	c, _ := newCampaign(t, s, "batches", false, rs, 1, 1, 2, 2, 1)
+	at := t0.Add(time.Hour)
+	ms, err := s.ClaimMessages(ctx, unspoof.ClaimFilter{CampaignID: c.ID, TZs: []string{"Europe/London"}, Limit: 5}, at)
+	must(t, err)
+	if len(ms) != 5 {
+		t.Fatalf("claimed %d messages, want 5", len(ms))
+	}
+	state := func(i int) *unspoof.Message {
+		t.Helper()
+		got, _, err := s.FindMessages(ctx, unspoof.MessageFilter{CampaignID: c.ID, E164: &rs[i].E164})
+		must(t, err)
+		return got[0]
+	}
+
+	// The same message twice in one batch: both moves apply, in order.
+	later := at.Add(time.Second)
+	if n, err := s.UpdateMessages(ctx, []unspoof.MessageUpdate{
+		{ID: ms[4].ID, From: unspoof.MessageSubmitting, To: unspoof.MessagePending, Reason: "not sent", At: at},
+		{ID: ms[4].ID, From: unspoof.MessagePending, To: unspoof.MessageSubmitting, At: later},
+		{ID: ms[4].ID, From: unspoof.MessagePending, To: unspoof.MessageFailed, At: later}, // no longer pending
+	}); err != nil || n != 2 {
+		t.Errorf("UpdateMessages with one message thrice applied %d, %v; want 2", n, err)
+	}
+	if m := state(4); m.State != unspoof.MessageSubmitting || !m.UpdatedAt.Equal(later) {
+		t.Errorf("after two moves in one batch: %s at %s, want submitting at %s", m.State, m.UpdatedAt, later)
+	}
+
+	// Look-alike ids: "16" read as hex is 22, "10" read as hex is 16. Message 0, the older,
+	// has id "16"; message 1 has id "10".
+	if n, err := s.UpdateMessages(ctx, []unspoof.MessageUpdate{
+		{ID: ms[0].ID, From: unspoof.MessageSubmitting, To: unspoof.MessageSubmitted, SMSCIDs: []string{"16"},
+			Keys: []string{"16", "22"}, Attempts: 1, At: at},
+		{ID: ms[1].ID, From: unspoof.MessageSubmitting, To: unspoof.MessageSubmitted, SMSCIDs: []string{"10"},
+			Keys: []string{"10", "16"}, Attempts: 1, At: at},
+		{ID: ms[2].ID, From: unspoof.MessageSubmitting, To: unspoof.MessageSubmitted, SMSCIDs: []string{"c1", "c2"},
+			Keys: []string{"c1", "193", "c2", "194"}, Attempts: 2, At: at},
+		{ID: ms[3].ID, From: unspoof.MessageSubmitting, To: unspoof.MessageSubmitted, SMSCIDs: []string{"d1", "d2"},
+			Keys: []string{"d1", "209", "d2", "210"}, Attempts: 2, At: at},
+	}); err != nil || n != 4 {
+		t.Fatalf("UpdateMessages applied %d, %v; want 4", n, err)
+	}
+	// The receipt for "10" matches message 1 by its canonical key and delivers it. The one for
+	// "16" names both messages by its canonical key: one at a time, message 1 is no longer
+	// submitted by then, so message 0 is the one.
+	if n, err := s.ApplyReceipts(ctx, []*unspoof.Receipt{
+		{SMSCID: "10", Keys: []string{"10", "16"}, State: "DELIVRD", At: later},
+		{SMSCID: "16", Keys: []string{"16", "22"}, State: "DELIVRD", At: later},
+	}); err != nil || n != 2 {
+		t.Errorf("receipts for look-alike ids applied %d, %v; want 2", n, err)
+	}
+	for i := range 2 {
+		if m := state(i); m.State != unspoof.MessageDelivered || m.Delivered != 1 || !m.DoneAt.Equal(later) {
+			t.Errorf("message %d (SMSC id %v): %s, %d delivered, done %s; want delivered", i, m.SMSCIDs, m.State, m.Delivered, m.DoneAt)
+		}
+	}
+
+	// Both parts of two messages in one batch: one delivered then undeliverable (failed, one
+	// part delivered); one delivered twice over, a repeat, then expired (too late: delivered).
+	end := later.Add(time.Second)
+	if n, err := s.ApplyReceipts(ctx, []*unspoof.Receipt{
+		{SMSCID: "C1", Keys: []string{"c1", "193"}, State: "DELIVRD", At: later},
+		{SMSCID: "D1", Keys: []string{"d1", "209"}, State: "DELIVRD", At: later},
+		{SMSCID: "C2", Keys: []string{"c2", "194"}, State: "UNDELIV", Err: "001", At: end},
+		{SMSCID: "D1", Keys: []string{"d1", "209"}, State: "DELIVRD", At: end},
+		{SMSCID: "D2", Keys: []string{"d2", "210"}, State: "DELIVRD", At: end},
+		{SMSCID: "D2", Keys: []string{"d2", "210"}, State: "EXPIRED", At: end.Add(time.Second)},
+		{SMSCID: "E1", Keys: []string{"e1", "225"}, State: "DELIVRD", At: end}, // held: not sent yet
+	}); err != nil || n != 5 {
+		t.Errorf("receipts of two-part messages applied %d, %v; want 5", n, err)
+	}
+	if m := state(2); m.State != unspoof.MessageFailed || m.Delivered != 1 || m.Reason != "UNDELIV 001" || !m.DoneAt.Equal(end) {
+		t.Errorf("message delivered then undeliverable: %s (%s), %d delivered, done %s; want failed, 1, %s", m.State, m.Reason,
+			m.Delivered, m.DoneAt, end)
+	}
+	if m := state(3); m.State != unspoof.MessageDelivered || m.Delivered != 2 || m.Reason != "" || !m.DoneAt.Equal(end) ||
+		!m.UpdatedAt.Equal(end) {
+		t.Errorf("message delivered in two parts: %s (%s), %d delivered, done %s, updated %s; want delivered, 2, %s", m.State,
+			m.Reason, m.Delivered, m.DoneAt, m.UpdatedAt, end)
+	}
+	if n, err := s.UpdateMessages(ctx, []unspoof.MessageUpdate{{ID: ms[4].ID, From: unspoof.MessageSubmitting,
+		To: unspoof.MessageSubmitted, SMSCIDs: []string{"E1"}, Keys: []string{"e1", "225"}, Attempts: 1, At: end}}); err != nil || n != 1 {
+		t.Errorf("UpdateMessages applied %d, %v; want 1", n, err)
+	}
+	if m := state(4); m.State != unspoof.MessageDelivered || !m.DoneAt.Equal(end) {
+		t.Errorf("message whose receipt came first: %s, done %s; want delivered", m.State, m.DoneAt)
+	}
+	if got := counts(t, s, c.ID); got != "delivered=4 failed=1" {
+		t.Errorf("at the end: %s", got)
+	}
+}

@@ -36,6 +36,7 @@ func Run(t *testing.T, open Opener) {
 		{"CampaignLifecycle", testCampaignLifecycle},
 		{"MessageStateMachine", testMessageStateMachine},
 		{"CampaignFailures", testCampaignFailures},
+		{"OutcomeBatches", testOutcomeBatches},
 		{"ReportsLink", testReportsLink},
 		{"StaffSessions", testStaffSessions},
 		{"Purge", testPurge},

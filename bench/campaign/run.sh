@@ -19,7 +19,9 @@
 #   --engines LIST   comma-separated subset of sqlite,postgres (default both)
 #   --timeout S      limit on each step, in seconds (default $UNSPOOF_BENCH_TIMEOUT or 1800)
 #   --profile DIR    also write a CPU profile of each run to DIR/cpu-ENGINE.pprof (and the binary
-#                    to DIR/unspoof, for go tool pprof); profiling slows the run a little
+#                    to DIR/unspoof, for go tool pprof), and the PostgreSQL server's statements
+#                    during the run (pg_stat_statements, by total time) to DIR/pg-statements.txt;
+#                    profiling slows the run a little
 #   --keep           keep the work directory (databases, peer logs, outputs) instead of removing it
 #
 # Examples:
@@ -168,6 +170,19 @@ pg_cpu() {
 	done | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.1f", t / hz }'
 }
 
+# pg_statements reset empties pg_stat_statements (creating the extension first); pg_statements
+# prints the statements run since, by total execution time.
+pg_statements() {
+	if [[ ${1:-} == reset ]]; then
+		psql -X -q "$dsn" -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' -c 'SELECT pg_stat_statements_reset()' >/dev/null
+		return
+	fi
+	psql -X "$dsn" -c "SELECT calls, round(total_exec_time::numeric, 1) AS total_ms,
+		round((total_exec_time / calls)::numeric, 3) AS mean_ms, rows,
+		left(regexp_replace(query, '\s+', ' ', 'g'), 200) AS query
+		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25"
+}
+
 loadavg() { cut -d ' ' -f 1 /proc/loadavg; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
@@ -183,7 +198,8 @@ for e in sqlite postgres; do
 		db=$work/sqlite.db
 	else
 		log "postgres: starting a throwaway cluster"
-		export UNSPOOF_PG_DIR=/tmp/unspoof-pg-bench-campaign
+		export UNSPOOF_PG_DIR=${UNSPOOF_BENCH_PG_DIR:-/tmp/unspoof-pg-bench-campaign}
+		[[ -n $profile ]] && export UNSPOOF_PG_STATS=1
 		[[ -e $UNSPOOF_PG_DIR ]] && die "$UNSPOOF_PG_DIR exists: another run is using it, or one was killed (UNSPOOF_PG_DIR=$UNSPOOF_PG_DIR scripts/pg-test-cluster.sh stop)"
 		pg_started=1
 		dsn=$("$root/scripts/pg-test-cluster.sh" start) || die "could not start PostgreSQL"
@@ -208,7 +224,10 @@ for e in sqlite postgres; do
 	log "$e: campaign run"
 	prof=()
 	[[ -n $profile ]] && prof=(--cpuprofile "$profile/cpu-$e.pprof")
-	((pg_started)) && pg0=$(pg_cpu)
+	if ((pg_started)); then
+		pg0=$(pg_cpu)
+		[[ -n $profile ]] && pg_statements reset
+	fi
 	l0=$(loadavg)
 	t0=$(now)
 	UNSPOOF_SMPP_PASSWORD=secret bounded /usr/bin/time -v -o "$work/$e-run.time" \
@@ -221,6 +240,7 @@ for e in sqlite postgres; do
 	server_cpu=
 	((pg_started)) && sleep 1 && server_cpu=$(awk -v a="$pg0" -v b="$(pg_cpu)" 'BEGIN { printf "%.1f", b - a }')
 	stop_peer
+	((pg_started)) && [[ -n $profile ]] && pg_statements >"$profile/pg-statements.txt"
 	cat "$work/$e-run.out" >&2
 
 	# The run's own summary: "… submitted 70,000 messages (70,000 parts) in 12.3s, 5678 messages/s…"
