@@ -62,27 +62,48 @@
 // organisation presented (bank 1, police 0.9, tax 0.7, telecom 0.4, shop or courier 0.3, random
 // number 0.2), skill a trait of the account (correlated with how busy it is: accounts call at
 // rates that differ by a lognormal factor, sigma 0.7, times their plan's) and primed
-// the callee's answered calls so far (at most 3). An engaged callee talks for minutes (median 7)
-// and is called back, soon ("I'm transferring you to our security team") or the next days
-// ("we'll call to confirm"), each time with probability 0.5, up to six times. An unconvinced
-// callee hangs up within seconds, or 6% of the time hears the caller out for a minute or more
-// (many long calls defraud nobody); 12% are tried again another day.
+// the callee's answered calls so far (at most 3). An engaged callee talks for minutes (median 7).
+// An unconvinced callee hangs up within seconds, or 6% of the time hears the caller out for a
+// minute or more (many long calls defraud nobody); 12% are tried again another day.
 //
-// # Ground truth
+// # Ground truth: the scam runs its course
 //
-// When an episode is planned, the callee is defrauded in it with probability
+// A convinced callee is not yet a victim. After each call of an engaged episode the scam takes
+// one of three turns, the way bank-impersonation fraud goes: the money moves during a long
+// conversation (the caller talks the victim through the transfer), or the callee sees through
+// it (talks to family, rings the bank), or the caller calls back, soon ("I'm transferring you to
+// our security team") or the next days ("we'll call to confirm"), and the scam goes a stage
+// further. A conversation over a minute ends in a payment with probability
 //
-//	engaged:   logistic(−7.15 + 0.8·ln(1+talk minutes) + 0.3·(answered calls−1) + 0.9·credibility
-//	                    + 0.45·skill + 0.6·susceptibility + 0.3·primed)
-//	otherwise: logistic(−7.8 + 0.6·(answered calls−1) + 0.6·credibility + 0.5·susceptibility
-//	                    + 0.4·primed + 0.3·ln(1+talk minutes))
+//	logistic(−8.55 + 0.8·ln(1+minutes of this call) + 1.0·stage + 0.9·credibility
+//	         + 0.45·skill + 0.6·susceptibility + 0.3·primed)
 //
-// so the chance rises with talk time, the number of calls and repeat calls, the organisation
-// impersonated and the caller's skill, but no observable rule decides it: susceptibility is
-// hidden, most long calls defraud nobody, and about 6% of UK victims never had a call over a
-// minute (the caller carried on by text or on another line, or had them ring a number). The
-// trials are decided by systematic sampling (each with its own probability, the count within
-// one of the expected count), separately for the UK and abroad.
+// where stage counts the episode's conversations over a minute before this one; after a payment
+// the caller comes back for more with probability 0.3, else the episode ends. Short of a
+// payment, the callee sees through it with probability
+//
+//	logistic(1.5 − 1.0·susceptibility − 0.45·skill − 0.5·stage)
+//
+// and the caller tries once more, in vain (not answered, or hung up within seconds), with
+// probability 0.3. Otherwise there is a call-back (answered 85% of the time, three quarters
+// of those over a minute), up to six. So the calls follow the fraud: a caller keeps calling a
+// callee who goes along and stops when the callee does not, and a callee still going along
+// after several conversations is likely to pay. Yet no observable rule decides it:
+// susceptibility and skill are hidden, a sceptical callee may talk at length before seeing
+// through it, some pay on the first call, and a number on many lead lists collects long calls
+// from several accounts without anyone paying. (Until generator version 2, call-backs did not
+// depend on where the scam was going and the fraud was drawn once per episode from its talk
+// time, so most callees still talking to the "bank" at their fourth call lost nothing.)
+//
+// A callee who was never convinced on a call is defrauded anyway, exceptionally, with
+// probability logistic(−7.8 + 0.6·(answered calls−1) + 0.6·credibility + 0.5·susceptibility +
+// 0.4·primed + 0.3·ln(1+talk minutes)) (the caller carried on by text or on another line, or had
+// them ring a number), and only if they stayed on the line 20 s: someone who hangs up within
+// seconds never heard the pitch. About 2% of UK victims never had a call over a minute. These
+// trials are decided by systematic sampling (each with its own probability, the count within one
+// of the expected count), separately for the UK and abroad; payments during calls by independent
+// draws, since they shape the calls that follow. The constants −8.55 and 1.5 are set so that the
+// calibrated figures hold and the UK has about 14,000 victims, as before.
 //
 // Once all calls are made, victims are ranked by a propensity to lose: a hidden wealth trait
 // (0.7), ln(1+talk minutes) (0.35), credibility (0.3), skill (0.25), noise (0.5), plus 0.3 for

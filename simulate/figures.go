@@ -133,7 +133,9 @@ func Compare(presetName string, scale float64, generated, measured *Figures) ([]
 		{"share of calls elsewhere", 1 - p.share("US") - p.share("GB"), 0.02, true, false, func(f *Figures) float64 { return f.share("other") }},
 		{"calls presenting an org's number", nan, 0, false, false, func(f *Figures) float64 { return float64(f.OrgCLICalls) }},
 		{"UK calls", t.UKCalls, tol(0.01, 3, t.UKCalls), false, false, func(f *Figures) float64 { return float64(f.UKCalls) }},
-		{"UK calls > 60 s", t.UKCallsOver60, tolAccounts(0.03, 0.8), false, false, func(f *Figures) float64 { return float64(f.UKCallsOver60) }},
+		// k = 1.1: how long a skilled caller keeps its convinced callees going weighs here too
+		// (sd of the deviation over seeds 1–20 at scale 0.02: 10.2%, generator 1: 7.9%).
+		{"UK calls > 60 s", t.UKCallsOver60, tolAccounts(0.03, 1.1), false, false, func(f *Figures) float64 { return float64(f.UKCallsOver60) }},
 		{"UK numbers called", nan, 0, false, false, func(f *Figures) float64 { return float64(f.UKNumbers) }},
 		{"UK numbers reached (> 60 s)", t.UKNumbersOver60, tolAccounts(0.03, 0.6), false, false, func(f *Figures) float64 { return float64(f.UKNumbersOver60) }},
 		{"… by identified UK users (paid ≥ £100)", t.UKNumbersIdentified, tolAccounts(0.04, 1.4), false, false, func(f *Figures) float64 { return float64(f.UKNumbersIdentified) }},

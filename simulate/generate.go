@@ -16,7 +16,8 @@ const (
 	maxAttempts   = 4
 	pListen       = 0.06 // an unconvinced callee still stays on the line over a minute
 	pRetryHangup  = 0.12 // after a hang-up the caller tries again another day
-	pFollow       = 0.50 // a convinced callee is called again (repeated: up to maxFollowUps)
+	pRetryDoubt   = 0.30 // after a convinced callee sees through it, the caller tries once more
+	pMore         = 0.30 // after a payment the caller comes back for more
 	maxFollowUps  = 6
 	pFollowAnswer = 0.85
 	pFollowLong   = 0.75 // a follow-up with a convinced callee lasts over a minute
@@ -24,12 +25,20 @@ const (
 	// Logit of a callee being convinced ("engaged") when they answer.
 	engB0, engSusceptibility, engCredibility, engSkill, engPrimed = -3.33, 0.9, 0.6, 0.4, 0.35
 
-	// Logit of an engaged callee being defrauded in the episode.
-	frB0, frTalk, frAnswered, frCredibility, frSkill, frSusceptibility, frPrimed = -7.15, 0.8, 0.3, 0.9, 0.45, 0.6, 0.3
+	// Logit of a convinced callee paying during a conversation over a minute: the longer the
+	// call and the further the scam has gone (stage: such conversations before it), the likelier.
+	frB0, frTalk, frStage, frCredibility, frSkill, frSusceptibility, frPrimed = -8.55, 0.8, 1.0, 0.9, 0.45, 0.6, 0.3
+
+	// Logit of a convinced callee seeing through the scam after a call that took no money: the
+	// less susceptible the callee and the less skilled the caller, the sooner; the deeper in
+	// (stage), the later.
+	dB0, dSusceptibility, dSkill, dStage = 1.5, 1.0, 0.45, 0.5
 
 	// Logit of a callee who was never convinced on a call being defrauded anyway (the caller
 	// went on by text or on another line, or the victim rang a number they were given).
+	// Only a callee who heard the pitch (stayed on the line pitchHeard seconds) can be.
 	shB0, shAnswered, shCredibility, shSusceptibility, shPrimed, shTalk = -7.8, 0.6, 0.6, 0.5, 0.4, 0.3
+	pitchHeard                                                          = 20
 
 	randomCLICredibility = 0.2 // credibility of a caller presenting a random number
 )
@@ -444,6 +453,7 @@ func (g *generator) startEpisode(c int, t int64) call {
 		return stFailed
 	}
 	engaged := false
+	payments := 0 // times the callee paid in this episode
 	tt := t
 attempts:
 	for attempt := 0; attempt < maxAttempts; attempt++ {
@@ -463,27 +473,57 @@ attempts:
 			if !add(tt, stAnswered, d) {
 				break
 			}
-			for f := 0; f < maxFollowUps && r.Float64() < pFollow; f++ {
+			// The scam runs its course: a conversation over a minute may end in a payment; short
+			// of that, after any call, the callee may see through it; otherwise the caller calls
+			// back and the scam goes a stage further.
+			for f, stage := 0, 0; ; f++ {
+				paid := false
+				if d > 60 {
+					p := logistic(frB0 + frTalk*math.Log1p(float64(d)/60) + frStage*float64(stage) + frCredibility*cred +
+						frSkill*a.skill + frSusceptibility*s + frPrimed*primed)
+					if paid = r.Float64() < p; paid {
+						payments++
+						if r.Float64() >= pMore {
+							break attempts // took the money and went
+						}
+					}
+				}
+				if !paid && r.Float64() < logistic(dB0-dSusceptibility*s-dSkill*a.skill-dStage*float64(stage)) {
+					// Sees through it; the caller may try once more, to no avail.
+					if r.Float64() < pRetryDoubt {
+						tt = g.later(c, tt+int64(d)+3600+r.Int64N(day))
+						if r.Float64() < pAnswer {
+							add(tt, stAnswered, 2+r.Int32N(20))
+						} else {
+							add(tt, noAnswer(), 0)
+						}
+					}
+					break attempts
+				}
+				if d > 60 {
+					stage++
+				}
+				if f == maxFollowUps {
+					break
+				}
 				if r.Float64() < 0.45 {
 					tt += int64(d) + 300 + r.Int64N(2100) // "I'm transferring you to our security team"
 				} else {
 					tt += 12*3600 + r.Int64N(48*3600) // "we'll call you tomorrow to confirm"
 				}
 				tt = g.later(c, tt)
-				if r.Float64() < pFollowAnswer {
-					if r.Float64() < pFollowLong {
-						d = clamp(lognormal(r, 600, 0.8), 61, 7200)
-					} else {
-						d = 20 + r.Int32N(36)
-					}
-					if !add(tt, stAnswered, d) {
-						break attempts
-					}
-				} else {
-					d = 0
-					if !add(tt, noAnswer(), 0) {
-						break attempts
-					}
+				d = 0
+				st := uint8(stAnswered)
+				switch {
+				case r.Float64() >= pFollowAnswer:
+					st = noAnswer()
+				case r.Float64() < pFollowLong:
+					d = clamp(lognormal(r, 600, 0.8), 61, 7200)
+				default:
+					d = 20 + r.Int32N(36) // "are you at home?"
+				}
+				if !add(tt, st, d) {
+					break attempts
 				}
 			}
 			break
@@ -508,37 +548,34 @@ attempts:
 	// What the episode did to the callee.
 	var talk float64
 	var nAns int
+	var longest int32
 	for _, e := range ep {
 		if e.status == stAnswered {
 			nAns++
 			talk += float64(e.dur)
+			longest = max(longest, e.dur)
 		}
 	}
 	g.answered[gid] = uint8(min(int(g.answered[gid])+nAns, 255))
-	var pf float64
 	talkMin := math.Log1p(talk / 60)
-	switch {
-	case engaged:
-		pf = logistic(frB0 + frTalk*talkMin + frAnswered*float64(nAns-1) + frCredibility*cred +
-			frSkill*a.skill + frSusceptibility*s + frPrimed*primed)
-	case nAns > 0:
-		pf = logistic(shB0 + shAnswered*float64(nAns-1) + shCredibility*cred + shSusceptibility*s +
-			shPrimed*primed + shTalk*talkMin)
-	}
 	uk := g.groupOf[c] == groupUK
 	sys := &g.fraudOther
 	if uk {
 		sys = &g.fraudUK
 	}
-	if pf > 0 && sys.trial(pf) {
-		prop := 0.7*latent(g.seed, saltWealth, gid) + 0.35*talkMin + 0.3*cred + 0.25*a.skill + 0.5*r.NormFloat64()
+	if !engaged && longest >= pitchHeard && sys.trial(logistic(shB0+shAnswered*float64(nAns-1)+shCredibility*cred+
+		shSusceptibility*s+shPrimed*primed+shTalk*talkMin)) {
+		payments = 1 // persuaded after the call, by text or on another line
+	}
+	if payments > 0 {
+		prop := 0.7*latent(g.seed, saltWealth, gid) + 0.35*talkMin + 0.3*cred + 0.25*a.skill + 0.5*r.NormFloat64() + 0.3*float64(payments-1)
 		if vi, ok := g.victimOf[gid]; ok {
 			v := &g.victims[vi]
 			v.propensity = math.Max(v.propensity, prop) + 0.3
-			v.episodes++
+			v.episodes += payments
 		} else {
 			g.victimOf[gid] = int32(len(g.victims))
-			g.victims = append(g.victims, victim{gid: gid, uk: uk, propensity: prop, episodes: 1})
+			g.victims = append(g.victims, victim{gid: gid, uk: uk, propensity: prop, episodes: payments})
 			g.flags[gid] |= flagDefrauded
 		}
 	}

@@ -17,7 +17,7 @@ import (
 
 // Version identifies the generator's model: the same seed and scale give the same bytes for as
 // long as it does not change.
-const Version = "unspoof-simulate/1"
+const Version = "unspoof-simulate/2"
 
 // DefaultPreset is the preset Run uses when Config.Preset is empty.
 const DefaultPreset = "ispoof"
