@@ -35,6 +35,7 @@ type Victim struct {
 	FirstCall, LastCall time.Time
 	Accounts            int64  // distinct accounts that called it
 	LongAccounts        int64  // … with a call over the threshold
+	CallerLongCalls     int64  // most calls over the threshold by any one account: how far one caller took it
 	Orgs                int64  // distinct organisations impersonated (presented CLI of an org's number)
 	Org                 string // the organisation impersonated in most calls ("" when none): {{org}} of an alert
 	OrgCalls            int64  // calls presenting an organisation's number

@@ -99,7 +99,7 @@ func (db *DB) IdentifiedAccounts(ctx context.Context, country string, minPaid in
 
 var victimColumns = []string{"e164", "region", "line_type", "valid", "fictional", "calls", "answered_calls", "long_calls",
 	"talk_s", "longest_s", "first_call", "last_call", "accounts", "long_accounts", "orgs", "org_calls", "bank_calls",
-	"identified_long_calls", "identified", "rule", "score", "rank", "tier", "channel", "code", "status", "ranked_at", "top_org"}
+	"identified_long_calls", "identified", "rule", "score", "rank", "tier", "channel", "code", "status", "ranked_at", "top_org", "caller_long_calls"}
 
 var victimCols = strings.Join(victimColumns, ", ")
 
@@ -141,7 +141,7 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 			return []any{v.E164, v.Region, v.LineType, v.Valid, v.Fictional, v.Calls, v.AnsweredCalls, v.LongCalls,
 				int64(v.TalkTime / time.Second), int64(v.LongestCall / time.Second), v.FirstCall, v.LastCall, v.Accounts,
 				v.LongAccounts, v.Orgs, v.OrgCalls, v.BankCalls, v.IdentifiedLongCalls, v.Identified, v.Rule, v.Score,
-				int32(v.Rank), v.Tier, v.Channel, v.Code, v.Status, v.RankedAt, v.Org}, nil
+				int32(v.Rank), v.Tier, v.Channel, v.Code, v.Status, v.RankedAt, v.Org, v.CallerLongCalls}, nil
 		}))
 		return translate("victims", err)
 	})
@@ -216,7 +216,7 @@ func scanVictim(row pgx.Row) (*unspoof.Victim, error) {
 	if err := row.Scan(&v.E164, &v.Region, &v.LineType, &v.Valid, &v.Fictional, &v.Calls, &v.AnsweredCalls, &v.LongCalls,
 		&talk, &longest, &v.FirstCall, &v.LastCall, &v.Accounts, &v.LongAccounts, &v.Orgs, &v.OrgCalls, &v.BankCalls,
 		&v.IdentifiedLongCalls, &v.Identified, &v.Rule, &v.Score, &rank, &v.Tier, &v.Channel, &v.Code, &v.Status,
-		&v.RankedAt, &v.Org); err != nil {
+		&v.RankedAt, &v.Org, &v.CallerLongCalls); err != nil {
 		return nil, err
 	}
 	v.Rank = int(rank)

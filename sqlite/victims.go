@@ -93,7 +93,7 @@ func (db *DB) IdentifiedAccounts(ctx context.Context, country string, minPaid in
 
 const victimCols = `e164, region, line_type, valid, fictional, calls, answered_calls, long_calls, talk_s, longest_s,
 	first_call, last_call, accounts, long_accounts, orgs, org_calls, bank_calls, identified_long_calls, identified,
-	rule, score, rank, tier, channel, code, status, ranked_at, top_org`
+	rule, score, rank, tier, channel, code, status, ranked_at, top_org, caller_long_calls`
 
 // ReplaceVictims replaces the victims table with vs in one transaction, keeping the reference
 // code of every number that already had one.
@@ -124,7 +124,7 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM victims`); err != nil {
 		return fmt.Errorf("replace victims: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO victims (`+victimCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO victims (`+victimCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -148,7 +148,7 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 		if _, err := ins.ExecContext(ctx, v.E164, v.Region, v.LineType, v.Valid, v.Fictional, v.Calls, v.AnsweredCalls,
 			v.LongCalls, int64(v.TalkTime/time.Second), int64(v.LongestCall/time.Second), v.FirstCall.Unix(), v.LastCall.Unix(),
 			v.Accounts, v.LongAccounts, v.Orgs, v.OrgCalls, v.BankCalls, v.IdentifiedLongCalls, v.Identified,
-			v.Rule, v.Score, v.Rank, v.Tier, v.Channel, v.Code, v.Status, v.RankedAt.Unix(), v.Org); err != nil {
+			v.Rule, v.Score, v.Rank, v.Tier, v.Channel, v.Code, v.Status, v.RankedAt.Unix(), v.Org, v.CallerLongCalls); err != nil {
 			return fmt.Errorf("victim: %w", translate(err))
 		}
 	}
@@ -228,7 +228,7 @@ func scanVictim(row interface{ Scan(...any) error }) (*unspoof.Victim, error) {
 	if err := row.Scan(&v.E164, &v.Region, &v.LineType, &v.Valid, &v.Fictional, &v.Calls, &v.AnsweredCalls, &v.LongCalls,
 		&talk, &longest, &first, &last, &v.Accounts, &v.LongAccounts, &v.Orgs, &v.OrgCalls, &v.BankCalls,
 		&v.IdentifiedLongCalls, &v.Identified, &v.Rule, &v.Score, &v.Rank, &v.Tier, &v.Channel, &v.Code, &v.Status,
-		&ranked, &v.Org); err != nil {
+		&ranked, &v.Org, &v.CallerLongCalls); err != nil {
 		return nil, err
 	}
 	v.TalkTime, v.LongestCall = time.Duration(talk)*time.Second, time.Duration(longest)*time.Second

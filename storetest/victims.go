@@ -3,6 +3,7 @@ package storetest
 import (
 	"context"
 	"fmt"
+	"math"
 	"testing"
 	"time"
 
@@ -68,16 +69,17 @@ func rank(t *testing.T, s unspoof.VictimStore, rule string) *victim.Ranking {
 func summary(vs []*unspoof.Victim) string {
 	var out string
 	for _, v := range vs {
-		out += fmt.Sprintf("%s #%d %s %s calls=%d ans=%d long=%d talk=%s longest=%s accts=%d/%d orgs=%d org=%d bank=%d ident=%d/%v %s–%s\n",
+		out += fmt.Sprintf("%s #%d %s %s calls=%d ans=%d long=%d talk=%s longest=%s accts=%d/%d/%d orgs=%d org=%d bank=%d ident=%d/%v %s–%s\n",
 			v.E164, v.Rank, v.Tier, v.Channel, v.Calls, v.AnsweredCalls, v.LongCalls, v.TalkTime, v.LongestCall,
-			v.Accounts, v.LongAccounts, v.Orgs, v.OrgCalls, v.BankCalls, v.IdentifiedLongCalls, v.Identified,
+			v.Accounts, v.LongAccounts, v.CallerLongCalls, v.Orgs, v.OrgCalls, v.BankCalls, v.IdentifiedLongCalls, v.Identified,
 			v.FirstCall.Format("15:04"), v.LastCall.Format("15:04"))
 	}
 	return out
 }
 
 func testVictimsRank(t *testing.T, open Opener) {
-	s := victimFixture(t, open(t))
+	es := open(t)
+	s := victimFixture(t, es)
 	ctx := context.Background()
 
 	r := rank(t, s, victim.RuleMet2022)
@@ -86,9 +88,9 @@ func testVictimsRank(t *testing.T, open Opener) {
 	}
 	got, n, err := s.FindVictims(ctx, unspoof.VictimFilter{})
 	must(t, err)
-	want := `+447700900001 #1 high none calls=2 ans=2 long=1 talk=5m45s longest=5m0s accts=1/1 orgs=1 org=2 bank=2 ident=1/true 09:30–09:31
-+442071234567 #2 medium letter calls=1 ans=1 long=1 talk=1m30s longest=1m30s accts=1/1 orgs=1 org=1 bank=0 ident=1/true 09:38–09:38
-+447700900002 #3 low none calls=1 ans=1 long=1 talk=1m1s longest=1m1s accts=1/1 orgs=1 org=1 bank=0 ident=1/true 09:32–09:32
+	want := `+447700900001 #1 high none calls=2 ans=2 long=1 talk=5m45s longest=5m0s accts=1/1/1 orgs=1 org=2 bank=2 ident=1/true 09:30–09:31
++442071234567 #2 medium letter calls=1 ans=1 long=1 talk=1m30s longest=1m30s accts=1/1/1 orgs=1 org=1 bank=0 ident=1/true 09:38–09:38
++447700900002 #3 low none calls=1 ans=1 long=1 talk=1m1s longest=1m1s accts=1/1/1 orgs=1 org=1 bank=0 ident=1/true 09:32–09:32
 `
 	if n != 3 || summary(got) != want {
 		t.Errorf("met-2022 victims (%d):\n%s\nwant:\n%s", n, summary(got), want)
@@ -107,9 +109,9 @@ func testVictimsRank(t *testing.T, open Opener) {
 	r = rank(t, s, victim.RuleScore)
 	got, _, err = s.FindVictims(ctx, unspoof.VictimFilter{})
 	must(t, err)
-	want = `+447700900001 #1 high none calls=2 ans=2 long=1 talk=5m45s longest=5m0s accts=1/1 orgs=1 org=2 bank=2 ident=1/true 09:30–09:31
-+447911123456 #2 medium sms calls=2 ans=2 long=1 talk=2m30s longest=2m0s accts=2/1 orgs=1 org=1 bank=1 ident=0/false 09:37–09:40
-+442071234567 #3 low letter calls=1 ans=1 long=1 talk=1m30s longest=1m30s accts=1/1 orgs=1 org=1 bank=0 ident=1/true 09:38–09:38
+	want = `+447700900001 #1 high none calls=2 ans=2 long=1 talk=5m45s longest=5m0s accts=1/1/1 orgs=1 org=2 bank=2 ident=1/true 09:30–09:31
++447911123456 #2 medium sms calls=2 ans=2 long=1 talk=2m30s longest=2m0s accts=2/1/1 orgs=1 org=1 bank=1 ident=0/false 09:37–09:40
++442071234567 #3 low letter calls=1 ans=1 long=1 talk=1m30s longest=1m30s accts=1/1/1 orgs=1 org=1 bank=0 ident=1/true 09:38–09:38
 `
 	if summary(got) != want {
 		t.Errorf("score victims:\n%s\nwant:\n%s", summary(got), want)
@@ -139,6 +141,36 @@ func testVictimsRank(t *testing.T, open Opener) {
 	}
 	if _, err := s.FindVictimByNumber(ctx, "+447700900003"); unspoof.ErrorCode(err) != unspoof.ENOTFOUND {
 		t.Errorf("FindVictimByNumber(not selected) error = %v, want ENOTFOUND", err)
+	}
+
+	// How far one caller took it: U3 calls +447700900004 back twice for over a minute, U2 once.
+	bank := unspoof.Phone{Raw: "03456000001", E164: "+443456000001"}
+	callee := unspoof.Phone{Raw: "07700 900004", E164: "+447700900004", Region: "GB", LineType: "mobile"}
+	accts, err := es.AccountIDs(ctx)
+	must(t, err)
+	must(t, es.Load(ctx, source(unspoof.KindCalls, "v2"), func(l unspoof.Loader) error {
+		for i, c := range []struct {
+			acct string
+			secs int
+		}{{"U3", 400}, {"U3", 900}, {"U2", 70}} {
+			if err := l.AddCall(ctx, &unspoof.Call{ExternalID: fmt.Sprint("W", i), AccountID: accts[c.acct],
+				StartedAt: t0.Add(time.Duration(20+i) * time.Minute), Duration: time.Duration(c.secs) * time.Second,
+				Status: "answered", CLI: bank, Callee: callee, Ref: unspoof.Ref{SourceRow: int64(i + 2)}}); err != nil {
+				return err
+			}
+		}
+		return nil
+	}))
+	r = rank(t, s, victim.RuleScore)
+	v, err = s.FindVictimByNumber(ctx, "+447700900004")
+	must(t, err)
+	if v.Rank != 1 || v.Calls != 4 || v.LongCalls != 3 || v.Accounts != 2 || v.LongAccounts != 2 || v.CallerLongCalls != 2 {
+		t.Errorf("+447700900004 after two long calls by U3 and one by U2: %s", summary([]*unspoof.Victim{v}))
+	}
+	for _, term := range r.Explain(v) {
+		if term.Feature == "caller" && term.Value != math.Log(3) {
+			t.Errorf("caller term = %v, want ln 3", term.Value)
+		}
 	}
 }
 

@@ -95,6 +95,7 @@ type agg struct {
 	valid, fictional               bool
 	calls, answered, long          int32
 	accounts, longAccounts, orgs   int32
+	callerLong                     int32 // most long calls by one account
 	orgCalls, bankCalls, identLong int32
 	talkS, longestS                int64
 	first, last                    int64 // Unix seconds
@@ -109,7 +110,7 @@ func (a *agg) victim(r *Ranking) *unspoof.Victim {
 		Calls: int64(a.calls), AnsweredCalls: int64(a.answered), LongCalls: int64(a.long),
 		TalkTime: time.Duration(a.talkS) * time.Second, LongestCall: time.Duration(a.longestS) * time.Second,
 		FirstCall: time.Unix(a.first, 0).UTC(), LastCall: time.Unix(a.last, 0).UTC(),
-		Accounts: int64(a.accounts), LongAccounts: int64(a.longAccounts), Orgs: int64(a.orgs), OrgCalls: int64(a.orgCalls),
+		Accounts: int64(a.accounts), LongAccounts: int64(a.longAccounts), CallerLongCalls: int64(a.callerLong), Orgs: int64(a.orgs), OrgCalls: int64(a.orgCalls),
 		BankCalls: int64(a.bankCalls), Org: a.org, IdentifiedLongCalls: int64(a.identLong), Identified: a.identLong > 0,
 		Score: a.score, Rank: int(a.rank), Tier: a.tier, Rule: r.Rule, Status: unspoof.VictimNew, RankedAt: r.rankedAt}
 	v.Channel = channel(v, r.Config.Abroad)
@@ -156,6 +157,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 	var (
 		cur                    *agg
 		accts, longAcc, orgIDs []int64
+		acctLong               []int32 // long calls by accts[i]
 		orgCalls               []int32 // calls presenting orgIDs[i]
 		interned               = map[string]string{}
 	)
@@ -171,6 +173,15 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 			return s
 		}
 		return append(s, x)
+	}
+	addAccount := func(id int64, long int32) {
+		i := slices.Index(accts, id)
+		if i < 0 {
+			accts, acctLong = append(accts, id), append(acctLong, 0)
+			i = len(accts) - 1
+		}
+		acctLong[i] += long
+		cur.callerLong = max(cur.callerLong, acctLong[i])
 	}
 	var end int64
 	flush := func() {
@@ -196,7 +207,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 				lineType: intern(g.Callee.LineType), valid: g.Callee.Valid, fictional: phonenum.IsFictional(g.Callee.E164),
 				first: g.FirstCall.Unix(), last: g.LastCall.Unix()})
 			cur = &r.all[len(r.all)-1]
-			accts, longAcc, orgIDs, orgCalls = accts[:0], longAcc[:0], orgIDs[:0], orgCalls[:0]
+			accts, acctLong, longAcc, orgIDs, orgCalls = accts[:0], acctLong[:0], longAcc[:0], orgIDs[:0], orgCalls[:0]
 		}
 		cur.calls += int32(g.Calls)
 		cur.answered += int32(g.Answered)
@@ -205,7 +216,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 		cur.longestS = max(cur.longestS, int64(g.LongestCall/time.Second))
 		cur.first = min(cur.first, g.FirstCall.Unix())
 		cur.last = max(cur.last, g.LastCall.Unix())
-		accts = addUnique(accts, g.AccountID)
+		addAccount(g.AccountID, int32(g.LongCalls))
 		if g.LongCalls > 0 {
 			longAcc = addUnique(longAcc, g.AccountID)
 			if suspects[g.AccountID] {

@@ -208,7 +208,8 @@ func newVictimsExplainCmd(g *globals) *cobra.Command {
 		Short: "Print the score model's weights and how NUMBER was scored",
 		Long: `explain ranks the evidence again (without saving) and prints each feature of the score for
 NUMBER: its value, its weight and its part of the score. The weights are DefaultModel's in
-package victim, set by judgement, not fitted to any ground truth.`,
+package victim: a logistic regression fitted on one simulated case (seed 1, scale 0.1) and
+rounded; docs/performance.md gives how it does on other seeds.`,
 		Example: `  unspoof victims explain 07911123456
   unspoof victims explain +447911123456 --min-duration 90s`,
 		Args: cobra.ExactArgs(1),
@@ -344,7 +345,8 @@ func newVictimsShowCmd(g *globals) *cobra.Command {
 			row("calls", fmt.Sprintf("%d (%d answered, %d long)", v.Calls, v.AnsweredCalls, v.LongCalls))
 			row("talk time", fmt.Sprintf("%s (longest %s)", v.TalkTime, v.LongestCall))
 			row("first – last call", v.FirstCall.Format(time.DateTime)+" – "+v.LastCall.Format(time.DateTime))
-			row("accounts", fmt.Sprintf("%d (%d with a long call)", v.Accounts, v.LongAccounts))
+			row("accounts", fmt.Sprintf("%d (%d with a long call; at most %d long calls by one)", v.Accounts, v.LongAccounts,
+				v.CallerLongCalls))
 			row("organisations", fmt.Sprintf("%d (%d calls presenting one, %d a bank)", v.Orgs, v.OrgCalls, v.BankCalls))
 			row("identified suspects", fmt.Sprintf("%v (%d long calls)", v.Identified, v.IdentifiedLongCalls))
 			row("status", v.Status)
@@ -377,7 +379,8 @@ func newVictimsShowCmd(g *globals) *cobra.Command {
 // exportHeader names the columns of victims export.
 var exportHeader = []string{"rank", "e164", "code", "tier", "channel", "score", "rule", "status", "region", "line_type",
 	"valid", "fictional", "calls", "answered_calls", "long_calls", "talk_s", "longest_s", "first_call", "last_call",
-	"accounts", "long_accounts", "orgs", "org_calls", "bank_calls", "identified_long_calls", "identified", "ranked_at"}
+	"accounts", "long_accounts", "caller_long_calls", "orgs", "org_calls", "bank_calls", "identified_long_calls", "identified",
+	"ranked_at"}
 
 func exportRecord(v *unspoof.Victim) []string {
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
@@ -385,7 +388,7 @@ func exportRecord(v *unspoof.Victim) []string {
 	return []string{strconv.Itoa(v.Rank), v.E164, v.Code, v.Tier, v.Channel, strconv.FormatFloat(v.Score, 'f', 4, 64), v.Rule,
 		v.Status, v.Region, v.LineType, b(v.Valid), b(v.Fictional), i(v.Calls), i(v.AnsweredCalls), i(v.LongCalls),
 		i(int64(v.TalkTime / time.Second)), i(int64(v.LongestCall / time.Second)), v.FirstCall.Format(time.RFC3339),
-		v.LastCall.Format(time.RFC3339), i(v.Accounts), i(v.LongAccounts), i(v.Orgs), i(v.OrgCalls), i(v.BankCalls),
+		v.LastCall.Format(time.RFC3339), i(v.Accounts), i(v.LongAccounts), i(v.CallerLongCalls), i(v.Orgs), i(v.OrgCalls), i(v.BankCalls),
 		i(v.IdentifiedLongCalls), b(v.Identified), v.RankedAt.Format(time.RFC3339)}
 }
 
@@ -452,7 +455,7 @@ func writeVictims(w io.Writer, format string, vs []*unspoof.Victim) error {
 		}
 		// Numbers and booleans as JSON numbers and booleans.
 		for _, k := range []string{"rank", "calls", "answered_calls", "long_calls", "talk_s", "longest_s", "accounts",
-			"long_accounts", "orgs", "org_calls", "bank_calls", "identified_long_calls"} {
+			"long_accounts", "caller_long_calls", "orgs", "org_calls", "bank_calls", "identified_long_calls"} {
 			m[k], _ = strconv.ParseInt(m[k].(string), 10, 64)
 		}
 		m["score"] = v.Score
