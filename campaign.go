@@ -151,8 +151,8 @@ type Recipient struct {
 }
 
 // RecipientFilter selects the recipients of a campaign from the victims table. Nil fields are
-// not filtered on. Opted-out numbers and numbers with a live message in another (non-test)
-// campaign are always left out.
+// not filtered on. Only victims whose status is VictimNew are selected: opted-out numbers and
+// numbers with a live message in another (non-test) campaign are always left out.
 type RecipientFilter struct {
 	Tier    *string
 	Channel *string

@@ -5,11 +5,18 @@ import (
 	"time"
 )
 
-// Victim statuses. A ranking writes every victim as VictimNew; the campaigns issue adds the
-// statuses that exclude a number from the next alert (opted out, already alerted).
+// Victim statuses. A store derives a victim's status from the opt-outs and the campaigns'
+// messages each time it reads the victim, by the one rule campaign selection applies
+// (CampaignStore.FindRecipients takes only VictimNew): a ranking neither sets nor resets it, so
+// a number that opted out or was alerted never comes back as new.
 const (
-	VictimNew = "new" // ranked, not yet alerted
+	VictimNew      = "new"       // may be alerted by the next campaign
+	VictimAlerted  = "alerted"   // has a message in a campaign (not a test) that alerts or may have alerted it: pending, submitting, submitted, delivered or ambiguous
+	VictimOptedOut = "opted-out" // asked for no more messages (STOP, the portal's opt-out page, staff)
 )
+
+// VictimStatuses lists the victim statuses.
+var VictimStatuses = []string{VictimNew, VictimAlerted, VictimOptedOut}
 
 // Alert channels of a victim.
 const (
@@ -49,7 +56,7 @@ type Victim struct {
 	Tier     string  // "high", "medium", "low"
 	Channel  string  // ChannelSMS, ChannelLetter, ChannelNone
 	Code     string  // reference code, given once per number and never changed ("K7QM-3XHT-9PXC")
-	Status   string  // VictimNew; campaigns will add more
+	Status   string  // VictimNew, VictimAlerted or VictimOptedOut: derived when read, not stored
 	RankedAt time.Time
 }
 

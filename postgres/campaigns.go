@@ -61,18 +61,12 @@ func timeOf(t pgtype.Timestamptz) time.Time {
 	return t.Time.UTC()
 }
 
-// FindRecipients returns the victims f selects that a new campaign may alert, in rank order:
-// neither opted out nor with a live message in another campaign (test campaigns aside).
+// FindRecipients returns the victims f selects that a new campaign may alert (status new), in
+// rank order: neither opted out nor with a live message in another campaign (test campaigns
+// aside).
 func (db *DB) FindRecipients(ctx context.Context, f unspoof.RecipientFilter) ([]*unspoof.Recipient, error) {
-	where, args := victimWhere(unspoof.VictimFilter{Tier: f.Tier, Channel: f.Channel})
-	if where == "" {
-		where = " WHERE"
-	} else {
-		where += " AND"
-	}
-	where += ` NOT EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = v.e164)
-		AND NOT EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign_id
-			WHERE m.e164 = v.e164 AND NOT c.test AND m.state IN ` + liveStates + `)`
+	status := unspoof.VictimNew
+	where, args := victimWhere(unspoof.VictimFilter{Tier: f.Tier, Channel: f.Channel, Status: &status})
 	limit := pgtype.Int8{Int64: int64(f.Limit), Valid: f.Limit > 0}
 	rows, _ := db.pool.Query(ctx, fmt.Sprintf(`SELECT v.e164, v.code, v.top_org FROM victims v%s ORDER BY v.rank LIMIT $%d`,
 		where, len(args)+1), append(args, limit)...)

@@ -129,7 +129,7 @@ func (db *DB) FindReports(ctx context.Context, f unspoof.ReportFilter) ([]*unspo
 // code once given keeps naming its number after a re-ranking dropped the number: then only the
 // victim's number and code are known.
 func (db *DB) FindVictimByCode(ctx context.Context, code string) (*unspoof.Victim, error) {
-	v, err := scanVictim(db.pool.QueryRow(ctx, `SELECT `+victimCols+` FROM victims WHERE code = $1`, code))
+	v, err := scanVictim(db.pool.QueryRow(ctx, `SELECT `+victimSelectCols+` FROM victims v WHERE v.code = $1`, code))
 	if errors.Is(err, pgx.ErrNoRows) {
 		var e164 string
 		err := db.pool.QueryRow(ctx, `SELECT e164 FROM victim_codes WHERE code = $1`, code).Scan(&e164)

@@ -97,11 +97,31 @@ func (db *DB) IdentifiedAccounts(ctx context.Context, country string, minPaid in
 	return m, nil
 }
 
+// victimColumns are the stored columns of victims, in the order ReplaceVictims copies them.
 var victimColumns = []string{"e164", "region", "line_type", "valid", "fictional", "calls", "answered_calls", "long_calls",
 	"talk_s", "longest_s", "first_call", "last_call", "accounts", "long_accounts", "orgs", "org_calls", "bank_calls",
-	"identified_long_calls", "identified", "rule", "score", "rank", "tier", "channel", "code", "status", "ranked_at", "top_org", "caller_long_calls"}
+	"identified_long_calls", "identified", "rule", "score", "rank", "tier", "channel", "code", "ranked_at", "top_org",
+	"caller_long_calls"}
 
-var victimCols = strings.Join(victimColumns, ", ")
+// victimStatus derives the status of victim v from the opt-outs and the campaigns' messages
+// (see unspoof.VictimNew): the one rule FindVictims, FindVictimByNumber and FindRecipients
+// apply.
+const victimStatus = `CASE WHEN EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = v.e164) THEN 'opted-out'
+	WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign_id
+		WHERE m.e164 = v.e164 AND NOT c.test AND m.state IN ` + liveStates + `) THEN 'alerted'
+	ELSE 'new' END`
+
+// victimSelectCols reads a victim back, from victims v, with its derived status.
+var victimSelectCols = func() string {
+	cols := make([]string, 0, len(victimColumns)+1)
+	for _, c := range victimColumns {
+		cols = append(cols, "v."+c)
+		if c == "code" {
+			cols = append(cols, victimStatus)
+		}
+	}
+	return strings.Join(cols, ", ")
+}()
 
 // ReplaceVictims replaces the victims table with vs in one transaction (rows by COPY), keeping
 // the reference code of every number that already had one.
@@ -141,7 +161,7 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 			return []any{v.E164, v.Region, v.LineType, v.Valid, v.Fictional, v.Calls, v.AnsweredCalls, v.LongCalls,
 				int64(v.TalkTime / time.Second), int64(v.LongestCall / time.Second), v.FirstCall, v.LastCall, v.Accounts,
 				v.LongAccounts, v.Orgs, v.OrgCalls, v.BankCalls, v.IdentifiedLongCalls, v.Identified, v.Rule, v.Score,
-				int32(v.Rank), v.Tier, v.Channel, v.Code, v.Status, v.RankedAt, v.Org, v.CallerLongCalls}, nil
+				int32(v.Rank), v.Tier, v.Channel, v.Code, v.RankedAt, v.Org, v.CallerLongCalls}, nil
 		}))
 		return translate("victims", err)
 	})
@@ -160,13 +180,13 @@ func victimWhere(f unspoof.VictimFilter) (string, []any) {
 		conds = append(conds, fmt.Sprintf(cond, len(args)))
 	}
 	if f.Tier != nil {
-		add("tier = $%d", *f.Tier)
+		add("v.tier = $%d", *f.Tier)
 	}
 	if f.Channel != nil {
-		add("channel = $%d", *f.Channel)
+		add("v.channel = $%d", *f.Channel)
 	}
 	if f.Status != nil {
-		add("status = $%d", *f.Status)
+		add(strings.ReplaceAll(victimStatus, "%", "%%")+" = $%d", *f.Status)
 	}
 	if len(conds) == 0 {
 		return "", nil
@@ -181,11 +201,11 @@ func (db *DB) FindVictims(ctx context.Context, f unspoof.VictimFilter) ([]*unspo
 	var n int
 	err := pgx.BeginTxFunc(ctx, db.pool, pgx.TxOptions{IsoLevel: pgx.RepeatableRead, AccessMode: pgx.ReadOnly},
 		func(tx pgx.Tx) error {
-			if err := tx.QueryRow(ctx, `SELECT count(*) FROM victims`+where, args...).Scan(&n); err != nil {
+			if err := tx.QueryRow(ctx, `SELECT count(*) FROM victims v`+where, args...).Scan(&n); err != nil {
 				return err
 			}
 			limit := pgtype.Int8{Int64: int64(f.Limit), Valid: f.Limit > 0}
-			rows, _ := tx.Query(ctx, fmt.Sprintf("SELECT %s FROM victims%s ORDER BY rank LIMIT $%d OFFSET $%d", victimCols, where,
+			rows, _ := tx.Query(ctx, fmt.Sprintf("SELECT %s FROM victims v%s ORDER BY v.rank LIMIT $%d OFFSET $%d", victimSelectCols, where,
 				len(args)+1, len(args)+2), append(args, limit, max(f.Offset, 0))...)
 			var err error
 			vs, err = pgx.CollectRows(rows, func(row pgx.CollectableRow) (*unspoof.Victim, error) { return scanVictim(row) })
@@ -199,7 +219,7 @@ func (db *DB) FindVictims(ctx context.Context, f unspoof.VictimFilter) ([]*unspo
 
 // FindVictimByNumber returns the victim with number e164, or ENOTFOUND.
 func (db *DB) FindVictimByNumber(ctx context.Context, e164 string) (*unspoof.Victim, error) {
-	v, err := scanVictim(db.pool.QueryRow(ctx, `SELECT `+victimCols+` FROM victims WHERE e164 = $1`, e164))
+	v, err := scanVictim(db.pool.QueryRow(ctx, `SELECT `+victimSelectCols+` FROM victims v WHERE v.e164 = $1`, e164))
 	if err != nil {
 		if unspoof.ErrorCode(translate("victim", err)) == unspoof.ENOTFOUND {
 			return nil, unspoof.Errorf(unspoof.ENOTFOUND, "%s is not in the victims ranking", e164)

@@ -27,12 +27,11 @@ func fromMS(v sql.NullInt64) time.Time {
 // with one of them in a campaign is not selected by another.
 const liveStates = `('pending','submitting','submitted','delivered','ambiguous')`
 
-// FindRecipients returns the victims f selects that a new campaign may alert, in rank order.
+// FindRecipients returns the victims f selects that a new campaign may alert (status new), in
+// rank order.
 func (db *DB) FindRecipients(ctx context.Context, f unspoof.RecipientFilter) ([]*unspoof.Recipient, error) {
-	where, args := victimWhere(unspoof.VictimFilter{Tier: f.Tier, Channel: f.Channel})
-	where = cmpWhere(where) + ` NOT EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = v.e164)
-		AND NOT EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign_id
-			WHERE m.e164 = v.e164 AND NOT c.test AND m.state IN ` + liveStates + `)`
+	status := unspoof.VictimNew
+	where, args := victimWhere(unspoof.VictimFilter{Tier: f.Tier, Channel: f.Channel, Status: &status})
 	limit := int64(-1)
 	if f.Limit > 0 {
 		limit = int64(f.Limit)
@@ -52,14 +51,6 @@ func (db *DB) FindRecipients(ctx context.Context, f unspoof.RecipientFilter) ([]
 		rs = append(rs, &r)
 	}
 	return rs, rows.Err()
-}
-
-// cmpWhere turns a WHERE clause (or "") into one another condition can be appended to.
-func cmpWhere(where string) string {
-	if where == "" {
-		return " WHERE"
-	}
-	return where + " AND"
 }
 
 // CreateCampaign stores c and its messages in one transaction.

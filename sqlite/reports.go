@@ -104,7 +104,7 @@ func (db *DB) FindReports(ctx context.Context, f unspoof.ReportFilter) ([]*unspo
 
 // FindVictimByCode returns the victim with reference code code, or ENOTFOUND.
 func (db *DB) FindVictimByCode(ctx context.Context, code string) (*unspoof.Victim, error) {
-	v, err := scanVictim(db.r.QueryRowContext(ctx, `SELECT `+victimCols+` FROM victims WHERE code = ?`, code))
+	v, err := scanVictim(db.r.QueryRowContext(ctx, `SELECT `+victimSelectCols+` FROM victims v WHERE v.code = ?`, code))
 	if err == sql.ErrNoRows {
 		// A code given once keeps naming its number after a re-ranking dropped it.
 		var e164 string

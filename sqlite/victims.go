@@ -91,9 +91,25 @@ func (db *DB) IdentifiedAccounts(ctx context.Context, country string, minPaid in
 	return m, rows.Err()
 }
 
-const victimCols = `e164, region, line_type, valid, fictional, calls, answered_calls, long_calls, talk_s, longest_s,
+// victimStatus derives the status of victim v from the opt-outs and the campaigns' messages
+// (see unspoof.VictimNew): the one rule FindVictims, FindVictimByNumber and FindRecipients
+// apply.
+const victimStatus = `CASE WHEN EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = v.e164) THEN 'opted-out'
+	WHEN EXISTS (SELECT 1 FROM messages m JOIN campaigns c ON c.id = m.campaign_id
+		WHERE m.e164 = v.e164 AND NOT c.test AND m.state IN ` + liveStates + `) THEN 'alerted'
+	ELSE 'new' END`
+
+// victimInsertCols are the stored columns of victims; victimSelectCols reads them back with the
+// derived status, from victims v.
+const (
+	victimInsertCols = `e164, region, line_type, valid, fictional, calls, answered_calls, long_calls, talk_s, longest_s,
 	first_call, last_call, accounts, long_accounts, orgs, org_calls, bank_calls, identified_long_calls, identified,
-	rule, score, rank, tier, channel, code, status, ranked_at, top_org, caller_long_calls`
+	rule, score, rank, tier, channel, code, ranked_at, top_org, caller_long_calls`
+	victimSelectCols = `v.e164, v.region, v.line_type, v.valid, v.fictional, v.calls, v.answered_calls, v.long_calls,
+	v.talk_s, v.longest_s, v.first_call, v.last_call, v.accounts, v.long_accounts, v.orgs, v.org_calls, v.bank_calls,
+	v.identified_long_calls, v.identified, v.rule, v.score, v.rank, v.tier, v.channel, v.code, ` + victimStatus + `,
+	v.ranked_at, v.top_org, v.caller_long_calls`
+)
 
 // ReplaceVictims replaces the victims table with vs in one transaction, keeping the reference
 // code of every number that already had one.
@@ -124,7 +140,7 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM victims`); err != nil {
 		return fmt.Errorf("replace victims: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO victims (`+victimCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO victims (`+victimInsertCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -148,7 +164,7 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 		if _, err := ins.ExecContext(ctx, v.E164, v.Region, v.LineType, v.Valid, v.Fictional, v.Calls, v.AnsweredCalls,
 			v.LongCalls, int64(v.TalkTime/time.Second), int64(v.LongestCall/time.Second), v.FirstCall.Unix(), v.LastCall.Unix(),
 			v.Accounts, v.LongAccounts, v.Orgs, v.OrgCalls, v.BankCalls, v.IdentifiedLongCalls, v.Identified,
-			v.Rule, v.Score, v.Rank, v.Tier, v.Channel, v.Code, v.Status, v.RankedAt.Unix(), v.Org, v.CallerLongCalls); err != nil {
+			v.Rule, v.Score, v.Rank, v.Tier, v.Channel, v.Code, v.RankedAt.Unix(), v.Org, v.CallerLongCalls); err != nil {
 			return fmt.Errorf("victim: %w", translate(err))
 		}
 	}
@@ -164,13 +180,13 @@ func victimWhere(f unspoof.VictimFilter) (string, []any) {
 	var args []any
 	add := func(cond string, v any) { conds, args = append(conds, cond), append(args, v) }
 	if f.Tier != nil {
-		add("tier = ?", *f.Tier)
+		add("v.tier = ?", *f.Tier)
 	}
 	if f.Channel != nil {
-		add("channel = ?", *f.Channel)
+		add("v.channel = ?", *f.Channel)
 	}
 	if f.Status != nil {
-		add("status = ?", *f.Status)
+		add(victimStatus+" = ?", *f.Status)
 	}
 	if len(conds) == 0 {
 		return "", nil
@@ -187,14 +203,14 @@ func (db *DB) FindVictims(ctx context.Context, f unspoof.VictimFilter) ([]*unspo
 	}
 	defer tx.Rollback()
 	var n int
-	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM victims`+where, args...).Scan(&n); err != nil {
+	if err := tx.QueryRowContext(ctx, `SELECT count(*) FROM victims v`+where, args...).Scan(&n); err != nil {
 		return nil, 0, fmt.Errorf("find victims: %w", err)
 	}
 	limit := int64(-1)
 	if f.Limit > 0 {
 		limit = int64(f.Limit)
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+victimCols+` FROM victims`+where+` ORDER BY rank LIMIT ? OFFSET ?`,
+	rows, err := tx.QueryContext(ctx, `SELECT `+victimSelectCols+` FROM victims v`+where+` ORDER BY v.rank LIMIT ? OFFSET ?`,
 		append(args, limit, max(f.Offset, 0))...)
 	if err != nil {
 		return nil, 0, fmt.Errorf("find victims: %w", err)
@@ -213,7 +229,7 @@ func (db *DB) FindVictims(ctx context.Context, f unspoof.VictimFilter) ([]*unspo
 
 // FindVictimByNumber returns the victim with number e164, or ENOTFOUND.
 func (db *DB) FindVictimByNumber(ctx context.Context, e164 string) (*unspoof.Victim, error) {
-	v, err := scanVictim(db.r.QueryRowContext(ctx, `SELECT `+victimCols+` FROM victims WHERE e164 = ?`, e164))
+	v, err := scanVictim(db.r.QueryRowContext(ctx, `SELECT `+victimSelectCols+` FROM victims v WHERE v.e164 = ?`, e164))
 	if err == sql.ErrNoRows {
 		return nil, unspoof.Errorf(unspoof.ENOTFOUND, "%s is not in the victims ranking", e164)
 	} else if err != nil {

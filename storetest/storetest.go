@@ -32,6 +32,7 @@ func Run(t *testing.T, open Opener) {
 		{"LargeLoads", testLargeLoads},
 		{"VictimsRank", testVictimsRank},
 		{"VictimsRerankKeepsCodes", testVictimsRerankKeepsCodes},
+		{"VictimsStatus", testVictimsStatus},
 		{"SuspectsRank", testSuspectsRank},
 		{"CampaignLifecycle", testCampaignLifecycle},
 		{"MessageStateMachine", testMessageStateMachine},

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"math"
+	"strings"
 	"testing"
 	"time"
 
@@ -217,5 +218,77 @@ func testVictimsRerankKeepsCodes(t *testing.T, open Opener) {
 	}
 	if got := codes(); fmt.Sprint(got) != fmt.Sprint(again) {
 		t.Errorf("failed replacement changed the victims: %v", got)
+	}
+}
+
+// testVictimsStatus: a victim's status follows the opt-outs and campaigns through re-rankings:
+// an opted-out or alerted number never comes back as new, a test campaign alerts nobody, and a
+// message that failed for good leaves its number free for the next campaign.
+func testVictimsStatus(t *testing.T, open Opener) {
+	cs, s := campaignFixture(t, open) // met-2022: +447700900001, +442071234567, +447700900002
+	ctx := context.Background()
+	statuses := func() string {
+		vs, _, err := s.FindVictims(ctx, unspoof.VictimFilter{})
+		must(t, err)
+		var out []string
+		for _, v := range vs {
+			out = append(out, v.E164+" "+v.Status)
+		}
+		return strings.Join(out, ", ")
+	}
+	if got := statuses(); got != "+447700900001 new, +442071234567 new, +447700900002 new" {
+		t.Errorf("statuses after ranking: %s", got)
+	}
+	rs, err := cs.FindRecipients(ctx, unspoof.RecipientFilter{})
+	must(t, err)
+	newCampaign(t, cs, "staff test", true, rs)
+	if got := statuses(); got != "+447700900001 new, +442071234567 new, +447700900002 new" {
+		t.Errorf("a test campaign changed statuses: %s", got)
+	}
+	_, ms := newCampaign(t, cs, "first alert", false, rs[:2])
+	_, err = cs.AddOptOut(ctx, &unspoof.OptOut{E164: "+447700900002", Source: "portal", At: t0})
+	must(t, err)
+	_, err = cs.AddOptOut(ctx, &unspoof.OptOut{E164: "+447700900001", Source: "sms STOP", Text: "STOP", At: t0})
+	must(t, err)
+	want := "+447700900001 opted-out, +442071234567 alerted, +447700900002 opted-out"
+	if got := statuses(); got != want {
+		t.Errorf("statuses after a campaign and two opt-outs:\n%s\nwant:\n%s", got, want)
+	}
+
+	// Re-ranking, by either rule, changes none of it.
+	rank(t, s, victim.RuleScore)
+	rank(t, s, victim.RuleMet2022)
+	if got := statuses(); got != want {
+		t.Errorf("statuses after re-ranking:\n%s\nwant:\n%s", got, want)
+	}
+	for status, n := range map[string]int{unspoof.VictimNew: 0, unspoof.VictimAlerted: 1, unspoof.VictimOptedOut: 2} {
+		if _, got, err := s.FindVictims(ctx, unspoof.VictimFilter{Status: &status}); err != nil || got != n {
+			t.Errorf("FindVictims(status %s) = %d, %v; want %d", status, got, err, n)
+		}
+	}
+	v, err := s.FindVictimByNumber(ctx, "+442071234567")
+	must(t, err)
+	if v.Status != unspoof.VictimAlerted {
+		t.Errorf("FindVictimByNumber: status %q, want alerted", v.Status)
+	}
+	if rs, err := cs.FindRecipients(ctx, unspoof.RecipientFilter{}); err != nil || len(rs) != 0 {
+		t.Errorf("recipients of the next campaign = %v, %v; want none", rs, err)
+	}
+
+	// The alert to +442071234567 fails for good: its number may be alerted again.
+	at := t0.Add(time.Minute)
+	m := ms[1]
+	n, err := cs.UpdateMessages(ctx, []unspoof.MessageUpdate{
+		{ID: m.ID, From: unspoof.MessagePending, To: unspoof.MessageSubmitting, At: at},
+		{ID: m.ID, From: unspoof.MessageSubmitting, To: unspoof.MessageFailed, Reason: "invalid number", At: at}})
+	must(t, err)
+	if m.E164 != "+442071234567" || n != 2 {
+		t.Fatalf("message %s: %d updates applied", m.E164, n)
+	}
+	if rs, err := cs.FindRecipients(ctx, unspoof.RecipientFilter{}); err != nil || len(rs) != 1 || rs[0].E164 != "+442071234567" {
+		t.Errorf("recipients after the alert failed = %v, %v; want +442071234567", rs, err)
+	}
+	if got := statuses(); got != "+447700900001 opted-out, +442071234567 new, +447700900002 opted-out" {
+		t.Errorf("statuses after the alert failed: %s", got)
 	}
 }

@@ -112,7 +112,7 @@ func (a *agg) victim(r *Ranking) *unspoof.Victim {
 		FirstCall: time.Unix(a.first, 0).UTC(), LastCall: time.Unix(a.last, 0).UTC(),
 		Accounts: int64(a.accounts), LongAccounts: int64(a.longAccounts), CallerLongCalls: int64(a.callerLong), Orgs: int64(a.orgs), OrgCalls: int64(a.orgCalls),
 		BankCalls: int64(a.bankCalls), Org: a.org, IdentifiedLongCalls: int64(a.identLong), Identified: a.identLong > 0,
-		Score: a.score, Rank: int(a.rank), Tier: a.tier, Rule: r.Rule, Status: unspoof.VictimNew, RankedAt: r.rankedAt}
+		Score: a.score, Rank: int(a.rank), Tier: a.tier, Rule: r.Rule, RankedAt: r.rankedAt}
 	v.Channel = channel(v, r.Config.Abroad)
 	return v
 }

@@ -156,6 +156,17 @@ func TestCampaignKilled(t *testing.T) {
 			if _, stderr := run(t, db, 2, create...); !strings.Contains(stderr, "selects nobody") {
 				t.Errorf("a second campaign over the same victims: %s", stderr)
 			}
+			// A new ranking does not make them new again (the numbers still new are those with no
+			// SMS channel, which the campaign did not select).
+			if out, _ := run(t, db, 0, "victims", "rank", "--rule", "met-2022"); !strings.Contains(out, ", alerted "+num(total)+", opted-out 0") {
+				t.Errorf("rank after the campaign:\n%s", out)
+			}
+			if out, _ := run(t, db, 0, "victims", "list", "--status", "new", "--channel", "sms"); !strings.Contains(out, "0 of 0 victims") {
+				t.Errorf("victims list --status new --channel sms after the campaign:\n%s", out)
+			}
+			if _, stderr := run(t, db, 2, create...); !strings.Contains(stderr, "selects nobody") {
+				t.Errorf("a second campaign after re-ranking: %s", stderr)
+			}
 			// Retrying the ambiguous ones needs a reason, and is audited.
 			if inFlight > 0 {
 				if _, stderr := run(t, db, 2, "campaign", "retry-ambiguous", "1", "--as", "bob"); !strings.Contains(stderr, "--reason") {

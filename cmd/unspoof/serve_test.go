@@ -175,6 +175,35 @@ func TestServeReportLinked(t *testing.T) {
 			if !strings.Contains(out, rep.Accounts[0].Account) {
 				t.Errorf("suspects list lacks %s", rep.Accounts[0].Account)
 			}
+
+			// The victim opts out on the portal: no ranking brings the number back as new.
+			resp, err = c.Get(base + "/opt-out")
+			if err != nil {
+				t.Fatal(err)
+			}
+			page, _ = io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if csrf = regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindSubmatch(page); csrf == nil {
+				t.Fatalf("no form on /opt-out:\n%s", page)
+			}
+			resp, err = c.PostForm(base+"/opt-out", url.Values{"csrf": {string(csrf[1])}, "phone": {number}})
+			if err != nil {
+				t.Fatal(err)
+			}
+			resp.Body.Close()
+			run(t, db, 0, "victims", "rank", "--rule", "score")
+			if out, _ = run(t, db, 0, "victims", "rank", "--rule", "met-2022"); !regexp.MustCompile(`status: new [\d,]+, alerted 0, opted-out 1 `).MatchString(out) {
+				t.Errorf("rank after an opt-out:\n%s", out)
+			}
+			if out, _ = run(t, db, 0, "victims", "show", number); !regexp.MustCompile(`(?m)^status\s+opted-out$`).MatchString(out) {
+				t.Errorf("victims show %s after the opt-out:\n%s", number, out)
+			}
+			if out, _ = run(t, db, 0, "victims", "list", "--status", "new", "--limit", "0"); strings.Contains(out, number) {
+				t.Errorf("victims list --status new lists the opted-out %s", number)
+			}
+			if out, _ = run(t, db, 0, "victims", "list", "--status", "opted-out"); !strings.Contains(out, number) || !strings.Contains(out, "1 of 1 victims") {
+				t.Errorf("victims list --status opted-out:\n%s", out)
+			}
 		})
 	}
 }

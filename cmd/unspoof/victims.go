@@ -89,11 +89,14 @@ Rules (--rule):
 Each victim gets a tier (the first fifth of the ranking high, the next 3/10 medium, the rest
 low), a channel (sms for a mobile, letter for another valid number, none for an invalid,
 fictional or non-UK number) and a reference code it keeps for good. Numbers of impersonated
-organisations are never victims. Opted-out and already-alerted numbers will be excluded through
-the status column once campaigns exist.`,
+organisations are never victims. A victim's status says whether the next campaign may alert it:
+new, alerted (a message of an earlier campaign alerts or may have alerted it) or opted-out (STOP,
+or the portal's opt-out page); it is worked out from the campaigns and opt-outs each time, so a
+new ranking never resets it.`,
 		Example: `  unspoof victims rank --rule met-2022
   unspoof victims rank --rule score --explain 07911123456
   unspoof victims list --tier high --channel sms --limit 20
+  unspoof victims list --status opted-out
   unspoof victims show 07911123456
   unspoof victims export --format csv --out victims.csv`,
 	}
@@ -144,7 +147,12 @@ keep their reference codes.`,
 			}
 			g.logger.Debug("victims ranked", "rule", r.Rule, "numbers", len(r.Victims), "aggregate", ranked,
 				"total", time.Since(start))
-			printRankSummary(g.stdout, r, time.Since(start))
+			took := time.Since(start)
+			statuses, err := countStatuses(ctx, s)
+			if err != nil {
+				return err
+			}
+			printRankSummary(g.stdout, r, took, statuses)
 			if number != "" {
 				fmt.Fprintln(g.stdout)
 				return printExplain(g.stdout, r, number)
@@ -157,7 +165,20 @@ keep their reference codes.`,
 	return cmd
 }
 
-func printRankSummary(w io.Writer, r *victim.Ranking, d time.Duration) {
+// countStatuses counts the ranked victims by status.
+func countStatuses(ctx context.Context, s unspoof.VictimStore) (map[string]int, error) {
+	m := make(map[string]int)
+	for _, st := range unspoof.VictimStatuses {
+		_, n, err := s.FindVictims(ctx, unspoof.VictimFilter{Status: &st, Limit: 1})
+		if err != nil {
+			return nil, err
+		}
+		m[st] = n
+	}
+	return m, nil
+}
+
+func printRankSummary(w io.Writer, r *victim.Ranking, d time.Duration, statuses map[string]int) {
 	tiers, channels := map[string]int64{}, map[string]int64{}
 	for _, v := range r.Victims {
 		tiers[v.Tier]++
@@ -169,6 +190,9 @@ func printRankSummary(w io.Writer, r *victim.Ranking, d time.Duration) {
 		count(tiers[victim.TierLow]))
 	fmt.Fprintf(w, "  channels: sms %s, letter %s, none %s\n", count(channels[unspoof.ChannelSMS]),
 		count(channels[unspoof.ChannelLetter]), count(channels[unspoof.ChannelNone]))
+	fmt.Fprintf(w, "  status: new %s, alerted %s, opted-out %s (the next campaign takes only new)\n",
+		count(int64(statuses[unspoof.VictimNew])), count(int64(statuses[unspoof.VictimAlerted])),
+		count(int64(statuses[unspoof.VictimOptedOut])))
 }
 
 // printExplain prints how number was scored: each feature, its value, weight and contribution.
@@ -239,8 +263,14 @@ rounded; docs/performance.md gives how it does on other seeds.`,
 	return cmd
 }
 
-func victimFilter(tier, channel string, limit, offset int) (unspoof.VictimFilter, error) {
+func victimFilter(tier, channel, status string, limit, offset int) (unspoof.VictimFilter, error) {
 	var f unspoof.VictimFilter
+	if status != "" {
+		if !slices.Contains(unspoof.VictimStatuses, status) {
+			return f, usageError{fmt.Errorf("unknown --status %q: %s", status, strings.Join(unspoof.VictimStatuses, ", "))}
+		}
+		f.Status = &status
+	}
 	if tier != "" {
 		if !slices.Contains([]string{victim.TierHigh, victim.TierMedium, victim.TierLow}, tier) {
 			return f, usageError{fmt.Errorf("unknown --tier %q: high, medium or low", tier)}
@@ -262,17 +292,18 @@ func victimFilter(tier, channel string, limit, offset int) (unspoof.VictimFilter
 
 func newVictimsListCmd(g *globals) *cobra.Command {
 	var (
-		tier, channel string
-		limit, offset int
+		tier, channel, status string
+		limit, offset         int
 	)
 	cmd := &cobra.Command{
-		Use:   "list [--tier high] [--channel sms] [--limit N]",
+		Use:   "list [--tier high] [--channel sms] [--status new] [--limit N]",
 		Short: "List the ranked victims, best first",
 		Example: `  unspoof victims list
-  unspoof victims list --tier high --channel sms --limit 100`,
+  unspoof victims list --tier high --channel sms --limit 100
+  unspoof victims list --status opted-out`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			f, err := victimFilter(tier, channel, limit, offset)
+			f, err := victimFilter(tier, channel, status, limit, offset)
 			if err != nil {
 				return err
 			}
@@ -289,10 +320,10 @@ func newVictimsListCmd(g *globals) *cobra.Command {
 				return err
 			}
 			w := tabwriter.NewWriter(g.stdout, 0, 4, 2, ' ', 0)
-			fmt.Fprintln(w, "RANK\tNUMBER\tTIER\tCHANNEL\tSCORE\tCALLS\tLONG\tTALK\tACCOUNTS\tORGS\tCODE")
+			fmt.Fprintln(w, "RANK\tNUMBER\tTIER\tCHANNEL\tSTATUS\tSCORE\tCALLS\tLONG\tTALK\tACCOUNTS\tORGS\tCODE")
 			for _, v := range vs {
-				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%.2f\t%d\t%d\t%s\t%d\t%d\t%s\n", v.Rank, v.E164, v.Tier, v.Channel, v.Score,
-					v.Calls, v.LongCalls, v.TalkTime, v.Accounts, v.Orgs, v.Code)
+				fmt.Fprintf(w, "%d\t%s\t%s\t%s\t%s\t%.2f\t%d\t%d\t%s\t%d\t%d\t%s\n", v.Rank, v.E164, v.Tier, v.Channel, v.Status,
+					v.Score, v.Calls, v.LongCalls, v.TalkTime, v.Accounts, v.Orgs, v.Code)
 			}
 			if err := w.Flush(); err != nil {
 				return err
@@ -303,6 +334,7 @@ func newVictimsListCmd(g *globals) *cobra.Command {
 	}
 	cmd.Flags().StringVar(&tier, "tier", "", "only this tier: high, medium, low")
 	cmd.Flags().StringVar(&channel, "channel", "", "only this channel: sms, letter, none")
+	cmd.Flags().StringVar(&status, "status", "", "only this status: new, alerted, opted-out")
 	cmd.Flags().IntVar(&limit, "limit", 50, "at most this many (0: all)")
 	cmd.Flags().IntVar(&offset, "offset", 0, "skip this many first")
 	return cmd
@@ -394,12 +426,12 @@ func exportRecord(v *unspoof.Victim) []string {
 
 func newVictimsExportCmd(g *globals) *cobra.Command {
 	var (
-		format, out, tier, channel string
+		format, out, tier, channel, status string
 	)
 	cmd := &cobra.Command{
 		Use:   "export --format csv|jsonl [--out FILE]",
 		Short: "Write the ranked victims as CSV or JSON Lines",
-		Long: `export writes every ranked victim (or those of --tier/--channel), in rank order, to stdout or
+		Long: `export writes every ranked victim (or those of --tier/--channel/--status), in rank order, to stdout or
 --out. The columns of CSV and the keys of JSON Lines are the same: ` + strings.Join(exportHeader, ", ") + `.
 The file holds full phone numbers: personal data, to be handled as such.`,
 		Example: `  unspoof victims export --format csv --out victims.csv
@@ -409,7 +441,7 @@ The file holds full phone numbers: personal data, to be handled as such.`,
 			if format != "csv" && format != "jsonl" {
 				return usageError{fmt.Errorf("unknown --format %q: csv or jsonl", format)}
 			}
-			f, err := victimFilter(tier, channel, 0, 0)
+			f, err := victimFilter(tier, channel, status, 0, 0)
 			if err != nil {
 				return err
 			}
@@ -433,6 +465,7 @@ The file holds full phone numbers: personal data, to be handled as such.`,
 	cmd.Flags().StringVarP(&out, "out", "o", "", "write to `FILE` instead of stdout")
 	cmd.Flags().StringVar(&tier, "tier", "", "only this tier: high, medium, low")
 	cmd.Flags().StringVar(&channel, "channel", "", "only this channel: sms, letter, none")
+	cmd.Flags().StringVar(&status, "status", "", "only this status: new, alerted, opted-out")
 	return cmd
 }
 
