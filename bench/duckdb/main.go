@@ -1,6 +1,7 @@
 // Command duckbench is the DuckDB baseline of the ingest benchmark (bench/ingest/run.sh): it
 // loads a calls CSV into a DuckDB database with read_csv, then groups the calls by callee, and
-// prints how long each step took and the peak resident memory after each.
+// prints how long each step took and the peak resident memory after each. `duckbench rank` is
+// the baseline of the rank benchmark (bench/rank/run.sh): see rank.go.
 //
 // It lives in its own Go module so that neither the unspoof binary nor the main module's go.mod
 // carries DuckDB. DuckDB does no number normalisation, quarantine or provenance: it groups the
@@ -48,7 +49,12 @@ const groupQuery = `SELECT callee, count(*) AS calls, sum(TRY_CAST(duration_s AS
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	err := run(ctx, os.Args[1:], os.Stdout)
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "rank" {
+		err = runRank(ctx, os.Args[2:], os.Stdout) // rank.go
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout)
+	}
 	stop()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "duckbench:", err)
