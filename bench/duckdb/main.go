@@ -80,34 +80,15 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	}
 	if *dbPath != "" {
 		// A fresh database each run: an old one would make CREATE TABLE fail.
-		for _, p := range []string{*dbPath, *dbPath + ".wal"} {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
+		if err := removeDB(*dbPath); err != nil {
+			return err
 		}
 	}
-
-	db, err := sql.Open("duckdb", *dbPath)
+	db, nThreads, limit, err := openDB(ctx, *dbPath, *threads, *memLimit)
 	if err != nil {
-		return fmt.Errorf("open duckdb: %w", err)
+		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if *threads > 0 {
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", *threads)); err != nil {
-			return fmt.Errorf("set threads: %w", err)
-		}
-	}
-	if *memLimit != "" {
-		if _, err := db.ExecContext(ctx, "SET memory_limit = '"+strings.ReplaceAll(*memLimit, "'", "")+"'"); err != nil {
-			return fmt.Errorf("set memory_limit: %w", err)
-		}
-	}
-	var nThreads int64
-	var limit string
-	if err := db.QueryRowContext(ctx, `SELECT current_setting('threads'), current_setting('memory_limit')`).Scan(&nThreads, &limit); err != nil {
-		return fmt.Errorf("read settings: %w", err)
-	}
 
 	cpu0 := cpuTime()
 	start := time.Now()
@@ -140,6 +121,47 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		rows, groups, loadTime.Seconds(), ckptTime.Seconds(), groupTime.Seconds(), (loadTime + groupTime).Seconds(),
 		(cpu1 - cpu0).Seconds(), (cpu2 - cpu1).Seconds(), loadRSS, maxRSS(), nThreads, strings.ReplaceAll(limit, " ", ""))
 	return nil
+}
+
+// removeDB removes the DuckDB database at path and its write-ahead log, if they exist.
+func removeDB(path string) error {
+	for _, p := range []string{path, path + ".wal"} {
+		if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
+			return err
+		}
+	}
+	return nil
+}
+
+// openDB opens the DuckDB database at path ("" in memory) on one connection, sets its worker
+// threads and memory limit when given (0, ""), and returns the threads and memory limit in
+// effect.
+func openDB(ctx context.Context, path string, threads int, memLimit string) (*sql.DB, int64, string, error) {
+	db, err := sql.Open("duckdb", path)
+	if err != nil {
+		return nil, 0, "", fmt.Errorf("open duckdb: %w", err)
+	}
+	db.SetMaxOpenConns(1)
+	var settings []string
+	if threads > 0 {
+		settings = append(settings, fmt.Sprintf("SET threads = %d", threads))
+	}
+	if memLimit != "" {
+		settings = append(settings, "SET memory_limit = '"+strings.ReplaceAll(memLimit, "'", "")+"'")
+	}
+	for _, q := range settings {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, 0, "", fmt.Errorf("%s: %w", q, err)
+		}
+	}
+	var n int64
+	var limit string
+	if err := db.QueryRowContext(ctx, `SELECT current_setting('threads'), current_setting('memory_limit')`).Scan(&n, &limit); err != nil {
+		db.Close()
+		return nil, 0, "", fmt.Errorf("read settings: %w", err)
+	}
+	return db, n, limit, nil
 }
 
 // group runs groupQuery and reads every group back, as a consumer of the ranking would, so the

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"database/sql"
 	"errors"
 	"flag"
 	"fmt"
@@ -20,7 +19,8 @@ import (
 // --rule score` and `unspoof suspects rank --rule harm` compute: the same aggregates, the same
 // scores, the same selection, written to a table. One line of key=value pairs on stdout:
 //
-//	load_s=… calls=… victims_s=… candidates=… selected=… suspects_s=… suspects=… threads=2 rss_kb=…
+//	load_s=… calls=… threads=2 rss_kb=…                                      (--load)
+//	victims_s=… victims_cpu_s=… candidates=… selected=… suspects_s=… suspects_cpu_s=… suspects=… threads=2 rss_kb=…
 //
 // The exported files and their columns (a header line each):
 //
@@ -118,29 +118,17 @@ func runRank(ctx context.Context, args []string, stdout io.Writer) error {
 		return errors.New("--db FILE is required and takes no other arguments")
 	}
 	if *load != "" {
-		for _, p := range []string{*dbPath, *dbPath + ".wal"} {
-			if err := os.Remove(p); err != nil && !errors.Is(err, os.ErrNotExist) {
-				return err
-			}
+		if err := removeDB(*dbPath); err != nil {
+			return err
 		}
 	} else if _, err := os.Stat(*dbPath); err != nil {
 		return fmt.Errorf("%w (load it first: duckbench rank --db FILE --load DIR)", err)
 	}
-	db, err := sql.Open("duckdb", *dbPath)
+	db, nThreads, _, err := openDB(ctx, *dbPath, *threads, "")
 	if err != nil {
-		return fmt.Errorf("open duckdb: %w", err)
+		return err
 	}
 	defer db.Close()
-	db.SetMaxOpenConns(1)
-	if *threads > 0 {
-		if _, err := db.ExecContext(ctx, fmt.Sprintf("SET threads = %d", *threads)); err != nil {
-			return fmt.Errorf("set threads: %w", err)
-		}
-	}
-	var nThreads int64
-	if err := db.QueryRowContext(ctx, `SELECT current_setting('threads')`).Scan(&nThreads); err != nil {
-		return fmt.Errorf("read settings: %w", err)
-	}
 
 	if *load != "" {
 		start := time.Now()
@@ -163,11 +151,11 @@ func runRank(ctx context.Context, args []string, stdout io.Writer) error {
 		return nil
 	}
 
-	start := time.Now()
+	cpu0, start := cpuTime(), time.Now()
 	if _, err := db.ExecContext(ctx, victimsRankQuery); err != nil {
 		return fmt.Errorf("victims: %w", err)
 	}
-	victimsTime := time.Since(start)
+	victimsTime, victimsCPU := time.Since(start), cpuTime()-cpu0
 	var candidates, selected int64
 	if err := db.QueryRowContext(ctx, `SELECT (SELECT count(DISTINCT callee_e164) FROM calls WHERE callee_e164 LIKE '+44%'
 		AND callee_e164 NOT IN (SELECT e164 FROM org_numbers)), (SELECT count(*) FROM victims)`).Scan(&candidates, &selected); err != nil {
@@ -179,16 +167,17 @@ func runRank(ctx context.Context, args []string, stdout io.Writer) error {
 			return fmt.Errorf("victims-out: %w", err)
 		}
 	}
-	start = time.Now()
+	cpu0, start = cpuTime(), time.Now()
 	if _, err := db.ExecContext(ctx, suspectsRankQuery); err != nil {
 		return fmt.Errorf("suspects: %w", err)
 	}
-	suspectsTime := time.Since(start)
+	suspectsTime, suspectsCPU := time.Since(start), cpuTime()-cpu0
 	var suspects int64
 	if err := db.QueryRowContext(ctx, `SELECT count(*) FROM suspects`).Scan(&suspects); err != nil {
 		return fmt.Errorf("suspects: %w", err)
 	}
-	fmt.Fprintf(stdout, "victims_s=%.3f candidates=%d selected=%d suspects_s=%.3f suspects=%d threads=%d rss_kb=%d\n",
-		victimsTime.Seconds(), candidates, selected, suspectsTime.Seconds(), suspects, nThreads, maxRSS())
+	fmt.Fprintf(stdout, "victims_s=%.3f victims_cpu_s=%.2f candidates=%d selected=%d suspects_s=%.3f suspects_cpu_s=%.2f suspects=%d threads=%d rss_kb=%d\n",
+		victimsTime.Seconds(), victimsCPU.Seconds(), candidates, selected, suspectsTime.Seconds(), suspectsCPU.Seconds(), suspects,
+		nThreads, maxRSS())
 	return nil
 }

@@ -17,10 +17,13 @@
 # three, and DuckDB's selected numbers must be unspoof's (checked once). The result is a markdown
 # table on stdout, ready for docs/performance.md; progress goes to stderr.
 #
-# Usage: bench/rank/run.sh [--scale S] [--seed N] [--runs R] [--cache DIR] [--timeout S] [--keep]
+# Usage: bench/rank/run.sh [--scale S] [--seed N] [--runs R] [--quiet S] [--cache DIR]
+#                          [--timeout S] [--keep]
 #   --scale S      simulator scale (default $UNSPOOF_BENCH_SCALE or 1.0: ~10M calls)
 #   --seed N       simulator seed (default $UNSPOOF_BENCH_SEED or 1)
-#   --runs R       timed runs per engine and command (default 2)
+#   --runs R       timed runs per engine and command (default 3)
+#   --quiet S      before each timed step, wait up to S seconds for the 1-minute load average to
+#                  fall below the number of cores (default $UNSPOOF_BENCH_QUIET or 0)
 #   --cache DIR    where datasets are kept between runs
 #                  (default $UNSPOOF_BENCH_CACHE or ${TMPDIR:-/tmp}/unspoof-bench)
 #   --timeout S    limit on each step, in seconds (default $UNSPOOF_BENCH_TIMEOUT or 3600)
@@ -34,7 +37,8 @@ set -euo pipefail
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 scale=${UNSPOOF_BENCH_SCALE:-1.0}
 seed=${UNSPOOF_BENCH_SEED:-1}
-runs=2
+runs=3
+quiet=${UNSPOOF_BENCH_QUIET:-0}
 cache=${UNSPOOF_BENCH_CACHE:-${TMPDIR:-/tmp}/unspoof-bench}
 limit=${UNSPOOF_BENCH_TIMEOUT:-3600}
 keep=0
@@ -51,6 +55,7 @@ while (($#)); do
 	--scale) scale=$2 && shift ;;
 	--seed) seed=$2 && shift ;;
 	--runs) runs=$2 && shift ;;
+	--quiet) quiet=$2 && shift ;;
 	--cache) cache=$2 && shift ;;
 	--timeout) limit=$2 && shift ;;
 	--keep) keep=1 ;;
@@ -67,6 +72,7 @@ done
 [[ $seed =~ ^[0-9]+$ ]] || die "--seed must be a whole number, got $seed"
 [[ $runs =~ ^[1-9][0-9]*$ ]] || die "--runs must be a positive whole number, got $runs"
 [[ $limit =~ ^[0-9]+$ ]] || die "--timeout must be whole seconds, got $limit"
+[[ $quiet =~ ^[0-9]+$ ]] || die "--quiet must be whole seconds, got $quiet"
 [[ -x /usr/bin/time ]] || die "/usr/bin/time is missing (Debian: apt-get install time)"
 
 mkdir -p "$cache"
@@ -109,12 +115,24 @@ bounded() {
 	return "$rc"
 }
 
-# measure NAME CMD... runs CMD under /usr/bin/time; sets $secs (wall clock), $rss_kb (peak RSS)
-# and $load (1-minute load average before → after). Output goes to $work/NAME.out and .err.
+loadavg() { cut -d ' ' -f 1 /proc/loadavg; }
+
+# wait_quiet waits, up to --quiet seconds, for the load average to fall below the cores.
+wait_quiet() {
+	local until=$((SECONDS + quiet))
+	while ((SECONDS < until)) && awk -v l="$(loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l >= n) }'; do
+		sleep 5
+	done
+}
+
+# measure NAME CMD... runs CMD under /usr/bin/time; sets $secs (wall clock), $cpu (user + system
+# CPU seconds of the process), $rss_kb (peak RSS) and $load (1-minute load average before →
+# after). Output goes to $work/NAME.out and .err.
 measure() {
 	local name=$1 t0 t1 l0 rc=0
 	shift
-	l0=$(cut -d ' ' -f 1 /proc/loadavg)
+	wait_quiet
+	l0=$(loadavg)
 	t0=$(date +%s.%N)
 	bounded /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
 	t1=$(date +%s.%N)
@@ -124,8 +142,19 @@ measure() {
 		return 1
 	fi
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
+	cpu=$(awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.1f", t }' "$work/$name.time")
 	rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/$name.time")
-	load="$l0 → $(cut -d ' ' -f 1 /proc/loadavg)"
+	load="$l0 → $(loadavg)"
+}
+
+# pg_cpu prints the CPU seconds our PostgreSQL cluster has used: the postmaster, its live
+# children and those it has reaped (a backend that has exited still counts).
+pg_cpu() {
+	local pm p
+	pm=$(head -n 1 "$UNSPOOF_PG_DIR/data/postmaster.pid")
+	for p in $pm $(pgrep -P "$pm" 2>/dev/null); do
+		awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || true
+	done | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.1f", t / hz }'
 }
 
 # kv KEY NAME prints the value of KEY=… in $work/NAME.out.
@@ -160,9 +189,10 @@ log "PostgreSQL: starting a throwaway cluster"
 pg_started=1
 pg=$("$root/scripts/pg-test-cluster.sh" start) || die "could not start PostgreSQL"
 [[ $pg == postgres://*@127.0.0.1:* ]] || die "unexpected DSN (not loopback): $pg"
+# dsn ENGINE prints the --db of sqlite or postgres.
+dsn() { if [[ $1 == postgres ]]; then echo "$pg"; else echo "$sqlite"; fi; }
 for engine in sqlite postgres; do
-	db=$sqlite
-	[[ $engine == postgres ]] && db=$pg
+	db=$(dsn "$engine")
 	for kind in orgs accounts payments calls; do
 		log "$engine: ingest $kind"
 		measure "ingest-$engine-$kind" "$unspoof" --db "$db" ingest --kind "$kind" --no-progress "$data/$kind.csv" ||
@@ -187,19 +217,20 @@ notes+=("DuckDB: $(kv calls duck-load) calls loaded from the exported CSV in $(k
 rm -rf "$work/duck"
 
 # --- measure ----------------------------------------------------------------------------------
-declare -A times rss loads
-add() { # add KEY SECS RSS_KB LOAD
+declare -A times cpus rss loads
+add() { # add KEY SECS CPU RSS_KB LOAD
 	times[$1]+="${times[$1]:+, }$2"
-	((${rss[$1]:-0} > $3)) || rss[$1]=$3
-	loads[$1]+="${loads[$1]:+; }$4"
+	cpus[$1]+="${cpus[$1]:+, }$3"
+	((${rss[$1]:-0} > $4)) || rss[$1]=$4
+	loads[$1]+="${loads[$1]:+; }$5"
 }
 for ((i = 1; i <= runs; i++)); do
 	for engine in sqlite postgres; do
-		db=$sqlite
-		[[ $engine == postgres ]] && db=$pg
 		log "run $i: $engine victims rank --rule score"
-		measure "v-$engine-$i" "$unspoof" --db "$db" victims rank --rule score || die "victims rank failed"
-		add "victims $engine" "$secs" "$rss_kb" "$load"
+		c0=$(pg_cpu)
+		measure "v-$engine-$i" "$unspoof" --db "$(dsn "$engine")" victims rank --rule score || die "victims rank failed"
+		[[ $engine == postgres ]] && sleep 1 && cpu+=" + server $(awk -v a="$c0" -v b="$(pg_cpu)" 'BEGIN { printf "%.1f", b - a }')"
+		add "victims $engine" "$secs" "$cpu" "$rss_kb" "$load"
 		line=$(head -n 1 "$work/v-$engine-$i.out")
 		sel=$(plain "$(sed -n 's/.*selected \([0-9,]*\) of.*/\1/p' <<<"$line")")
 		cand=$(plain "$(sed -n 's/.* of \([0-9,]*\) numbers called.*/\1/p' <<<"$line")")
@@ -209,14 +240,14 @@ for ((i = 1; i <= runs; i++)); do
 	check=()
 	((i == 1)) && check=(--victims-out "$work/duck-victims.txt")
 	measure "duck-$i" "$work/bin/duckbench" rank --db "$work/case.duckdb" "${check[@]}" || die "duckbench rank failed"
-	add "victims duckdb" "$(kv victims_s "duck-$i")" "$rss_kb" "$load"
-	add "suspects duckdb" "$(kv suspects_s "duck-$i")" "$rss_kb" "$load"
+	add "victims duckdb" "$(kv victims_s "duck-$i")" "$(kv victims_cpu_s "duck-$i")" "$rss_kb" "$load"
+	add "suspects duckdb" "$(kv suspects_s "duck-$i")" "$(kv suspects_cpu_s "duck-$i")" "$rss_kb" "$load"
 	for engine in sqlite postgres; do
-		db=$sqlite
-		[[ $engine == postgres ]] && db=$pg
 		log "run $i: $engine suspects rank --rule harm"
-		measure "s-$engine-$i" "$unspoof" --db "$db" suspects rank --rule harm || die "suspects rank failed"
-		add "suspects $engine" "$secs" "$rss_kb" "$load"
+		c0=$(pg_cpu)
+		measure "s-$engine-$i" "$unspoof" --db "$(dsn "$engine")" suspects rank --rule harm || die "suspects rank failed"
+		[[ $engine == postgres ]] && sleep 1 && cpu+=" + server $(awk -v a="$c0" -v b="$(pg_cpu)" 'BEGIN { printf "%.1f", b - a }')"
+		add "suspects $engine" "$secs" "$cpu" "$rss_kb" "$load"
 		plain "$(sed -n 's/.*selected \([0-9,]*\) of.*/\1/p' "$work/s-$engine-$i.out" | head -n 1)" >"$work/s-$engine.count"
 	done
 done
@@ -250,20 +281,22 @@ cpu=$(sed -n 's/^model name[[:space:]]*: //p' /proc/cpuinfo | head -n 1)
 	echo "Measured $started with \`bench/rank/run.sh${argv:+ $argv}\` (scale $scale, seed $seed, $gen, $runs runs)"
 	echo "on $(nproc) × $cpu, $(awk '/MemTotal/ { printf "%.0f GiB", $2 / 1048576 }' /proc/meminfo) RAM, $(go version | awk '{ print $3 }'), commit $commit."
 	echo
-	echo "| command | engine | seconds (each run) | peak RSS | load avg (before → after, each run) |"
-	echo "|---|---|---|---:|---|"
+	echo "| command | engine | seconds (each run) | CPU s (each run) | peak RSS | load avg (before → after, each run) |"
+	echo "|---|---|---|---|---:|---|"
 	for cmd in victims suspects; do
 		for engine in sqlite postgres duckdb; do
 			k="$cmd $engine"
 			what="unspoof $cmd rank --rule $([[ $cmd == victims ]] && echo score || echo harm)"
 			[[ $engine == duckdb ]] && what="the same in SQL (duckbench rank)"
-			printf '| %s | %s | %s | %s MiB | %s |\n' "$what" "$engine" "${times[$k]}" "$((${rss[$k]} / 1024))" "${loads[$k]}"
+			printf '| %s | %s | %s | %s | %s MiB | %s |\n' "$what" "$engine" "${times[$k]}" "${cpus[$k]}" "$((${rss[$k]} / 1024))" "${loads[$k]}"
 		done
 	done
 	echo
 	echo "unspoof: the whole command's wall clock (process start, one pass over calls, scoring, the table"
 	echo "written in one transaction). DuckDB: the CREATE TABLE … AS statement alone, on an open file (its"
-	echo "process does both, so its peak RSS is shared); the PostgreSQL server's memory is not counted."
+	echo "process does both, so its peak RSS is shared). CPU s: user + system time of the process (DuckDB:"
+	echo "during the statement; it uses every core); for PostgreSQL, client + the server's processes (their"
+	echo "memory is not counted)."
 	echo
 	for n in "${notes[@]}"; do echo "- $n"; done
 } | LC_ALL=C.UTF-8 tee "$cache/rank-result-$(date -u +%Y%m%dT%H%M%SZ).md"
