@@ -224,13 +224,23 @@ add() { # add KEY SECS CPU RSS_KB LOAD
 	((${rss[$1]:-0} > $4)) || rss[$1]=$4
 	loads[$1]+="${loads[$1]:+; }$5"
 }
+# timed NAME KEY ENGINE ARGS... runs unspoof ARGS on ENGINE under measure and adds its figures
+# to KEY; on PostgreSQL the CPU the server spent meanwhile counts too.
+timed() {
+	local name=$1 key=$2 engine=$3 c0
+	shift 3
+	log "run $i: $engine $*"
+	c0=$(pg_cpu)
+	measure "$name" "$unspoof" --db "$(dsn "$engine")" "$@" || die "$engine $* failed"
+	if [[ $engine == postgres ]]; then
+		sleep 1 # let the backend's time reach the postmaster's reaped children
+		cpu+=" + server $(awk -v a="$c0" -v b="$(pg_cpu)" 'BEGIN { printf "%.1f", b - a }')"
+	fi
+	add "$key" "$secs" "$cpu" "$rss_kb" "$load"
+}
 for ((i = 1; i <= runs; i++)); do
 	for engine in sqlite postgres; do
-		log "run $i: $engine victims rank --rule score"
-		c0=$(pg_cpu)
-		measure "v-$engine-$i" "$unspoof" --db "$(dsn "$engine")" victims rank --rule score || die "victims rank failed"
-		[[ $engine == postgres ]] && sleep 1 && cpu+=" + server $(awk -v a="$c0" -v b="$(pg_cpu)" 'BEGIN { printf "%.1f", b - a }')"
-		add "victims $engine" "$secs" "$cpu" "$rss_kb" "$load"
+		timed "v-$engine-$i" "victims $engine" "$engine" victims rank --rule score
 		line=$(head -n 1 "$work/v-$engine-$i.out")
 		sel=$(plain "$(sed -n 's/.*selected \([0-9,]*\) of.*/\1/p' <<<"$line")")
 		cand=$(plain "$(sed -n 's/.* of \([0-9,]*\) numbers called.*/\1/p' <<<"$line")")
@@ -243,11 +253,7 @@ for ((i = 1; i <= runs; i++)); do
 	add "victims duckdb" "$(kv victims_s "duck-$i")" "$(kv victims_cpu_s "duck-$i")" "$rss_kb" "$load"
 	add "suspects duckdb" "$(kv suspects_s "duck-$i")" "$(kv suspects_cpu_s "duck-$i")" "$rss_kb" "$load"
 	for engine in sqlite postgres; do
-		log "run $i: $engine suspects rank --rule harm"
-		c0=$(pg_cpu)
-		measure "s-$engine-$i" "$unspoof" --db "$(dsn "$engine")" suspects rank --rule harm || die "suspects rank failed"
-		[[ $engine == postgres ]] && sleep 1 && cpu+=" + server $(awk -v a="$c0" -v b="$(pg_cpu)" 'BEGIN { printf "%.1f", b - a }')"
-		add "suspects $engine" "$secs" "$cpu" "$rss_kb" "$load"
+		timed "s-$engine-$i" "suspects $engine" "$engine" suspects rank --rule harm
 		plain "$(sed -n 's/.*selected \([0-9,]*\) of.*/\1/p' "$work/s-$engine-$i.out" | head -n 1)" >"$work/s-$engine.count"
 	done
 done
