@@ -3,6 +3,7 @@ package unspoof
 import (
 	"context"
 	"errors"
+	"strings"
 	"time"
 )
 
@@ -38,6 +39,17 @@ const (
 	MessageSuppressed = "suppressed"
 	MessageAmbiguous  = "ambiguous"
 )
+
+// UndeliveredStates are the final states of a message that did not reach its number, and
+// ambiguous, which may or may not have: the states whose reasons an operator looks at.
+var UndeliveredStates = []string{MessageFailed, MessageExpired, MessageSuppressed, MessageAmbiguous}
+
+// ReasonCount is how many of a campaign's messages ended in State for Reason.
+type ReasonCount struct {
+	State    string
+	Reason   string // the SMSC's error (ESME_…), the receipt's state and error, or ours
+	Messages int64
+}
 
 // MessageStates lists the message states in the order a status report shows them.
 var MessageStates = []string{MessagePending, MessageSubmitting, MessageSubmitted, MessageDelivered,
@@ -237,6 +249,10 @@ type CampaignStore interface {
 	// FindMessages returns the messages f selects, by id, and how many match in all.
 	FindMessages(ctx context.Context, f MessageFilter) ([]*Message, int, error)
 
+	// MessageReasons counts the campaign's messages that ended undelivered or may not have
+	// been sent (failed, expired, suppressed, ambiguous) by state and reason, most first.
+	MessageReasons(ctx context.Context, campaignID int64) ([]ReasonCount, error)
+
 	// SubmittedSince counts the messages of every campaign submitted at or after t.
 	SubmittedSince(ctx context.Context, t time.Time) (int64, error)
 
@@ -263,4 +279,33 @@ func ReceiptOutcome(state string) string {
 		return MessageFailed
 	}
 	return ""
+}
+
+// reasonMeanings says in plain words what the commonest reasons a message did not arrive mean
+// to the team running a campaign, keyed by the reason's first word: a receipt's state, an SMPP
+// error name, or one of ours.
+var reasonMeanings = map[string]string{
+	"UNDELIV":          "the network could not deliver it: phone off for days, or the number not in service",
+	"EXPIRED":          "the phone stayed unreachable until the SMSC gave up",
+	"REJECTD":          "the network refused it (barred number, or content or sender ID filtered)",
+	"DELETED":          "the SMSC deleted it before delivery",
+	"UNKNOWN":          "the SMSC does not know what became of it",
+	"ESME_RINVDSTADR":  "the SMSC says the number is invalid",
+	"ESME_RINVSRCADR":  "the SMSC refused the sender ID: check it with the aggregator",
+	"ESME_RSUBMITFAIL": "the SMSC could not take it; ask the aggregator",
+	"ESME_RSYSERR":     "an error inside the SMSC; ask the aggregator",
+	"ESME_RX_P_APPN":   "the SMSC refused it by its own rules (often a sender ID or content filter)",
+	"ESME_RX_R_APPN":   "the SMSC refused it by its own rules (often a sender ID or content filter)",
+	"ESME_RINVMSGLEN":  "too long for the SMSC: check the template's parts",
+	"opted":            "the number asked for no more messages",
+	"campaign":         "the campaign was cancelled before it was sent",
+	"cannot":           "the text could not be encoded for SMS",
+	"stopped":          "the run stopped while the SMSC was throttling: it may have been sent; see retry-ambiguous",
+}
+
+// ReasonMeaning returns what a message's failure reason means in plain words, or "" when it is
+// not one of the common ones.
+func ReasonMeaning(reason string) string {
+	first, _, _ := strings.Cut(reason, " ")
+	return reasonMeanings[first]
 }

@@ -373,6 +373,22 @@ func (db *DB) FindMessages(ctx context.Context, f unspoof.MessageFilter) ([]*uns
 	return ms, n, nil
 }
 
+// MessageReasons counts the campaign's undelivered messages by state and reason, most first.
+func (db *DB) MessageReasons(ctx context.Context, campaignID int64) ([]unspoof.ReasonCount, error) {
+	rows, _ := db.pool.Query(ctx, `SELECT state, reason, count(*) FROM messages
+		WHERE campaign_id = $1 AND state = ANY($2)
+		GROUP BY state, reason ORDER BY count(*) DESC, state, reason`, campaignID, unspoof.UndeliveredStates)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (unspoof.ReasonCount, error) {
+		var rc unspoof.ReasonCount
+		err := row.Scan(&rc.State, &rc.Reason, &rc.Messages)
+		return rc, err
+	})
+	if err != nil {
+		return nil, fmt.Errorf("message reasons: %w", err)
+	}
+	return out, nil
+}
+
 // SubmittedSince counts the messages of every campaign submitted at or after t.
 func (db *DB) SubmittedSince(ctx context.Context, t time.Time) (int64, error) {
 	var n int64

@@ -562,6 +562,27 @@ func (db *DB) FindMessages(ctx context.Context, f unspoof.MessageFilter) ([]*uns
 	return out, n, rows.Err()
 }
 
+// MessageReasons counts the campaign's undelivered messages by state and reason, most first.
+func (db *DB) MessageReasons(ctx context.Context, campaignID int64) ([]unspoof.ReasonCount, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT state, reason, count(*) FROM messages
+		WHERE campaign_id = ? AND state IN (?, ?, ?, ?) -- unspoof.UndeliveredStates
+		GROUP BY state, reason ORDER BY count(*) DESC, state, reason`,
+		campaignID, unspoof.MessageFailed, unspoof.MessageExpired, unspoof.MessageSuppressed, unspoof.MessageAmbiguous)
+	if err != nil {
+		return nil, fmt.Errorf("message reasons: %w", err)
+	}
+	defer rows.Close()
+	var out []unspoof.ReasonCount
+	for rows.Next() {
+		var rc unspoof.ReasonCount
+		if err := rows.Scan(&rc.State, &rc.Reason, &rc.Messages); err != nil {
+			return nil, fmt.Errorf("message reasons: %w", err)
+		}
+		out = append(out, rc)
+	}
+	return out, rows.Err()
+}
+
 // SubmittedSince counts the messages submitted at or after t.
 func (db *DB) SubmittedSince(ctx context.Context, t time.Time) (int64, error) {
 	var n int64

@@ -299,6 +299,24 @@ func testCampaignFailures(t *testing.T, open Opener) {
 		t.Errorf("FindMessages(failed) = %d, %v", n, err)
 	}
 
+	// Why messages did not arrive, for campaign status: undelivered states only, most first,
+	// then by state. The throttled message, pending again, is suppressed by an opt-out.
+	if n, err := s.AddOptOut(ctx, &unspoof.OptOut{E164: ms[1].E164, Source: "sms STOP", At: at}); err != nil || n != 1 {
+		t.Fatalf("AddOptOut = %d, %v; want 1 message suppressed", n, err)
+	}
+	reasons, err := s.MessageReasons(ctx, c.ID)
+	must(t, err)
+	if want := []unspoof.ReasonCount{
+		{State: unspoof.MessageExpired, Reason: "EXPIRED 000", Messages: 1},
+		{State: unspoof.MessageFailed, Reason: "ESME_RINVDSTADR", Messages: 1},
+		{State: unspoof.MessageSuppressed, Reason: "opted out", Messages: 1},
+	}; !slices.Equal(reasons, want) {
+		t.Errorf("MessageReasons = %+v, want %+v", reasons, want)
+	}
+	if reasons, err := s.MessageReasons(ctx, c.ID+1); err != nil || len(reasons) != 0 {
+		t.Errorf("MessageReasons(another campaign) = %+v, %v", reasons, err)
+	}
+
 	// One process runs a campaign at a time; a holder that stopped renewing can be replaced.
 	must(t, s.AcquireRun(ctx, c.ID, "host:1", at, at.Add(-10*time.Second)))
 	must(t, s.AcquireRun(ctx, c.ID, "host:1", at.Add(time.Second), at.Add(-9*time.Second))) // renewal

@@ -131,9 +131,14 @@ func (s *Server) handleCampaigns(w http.ResponseWriter, r *http.Request) {
 		s.Error(w, r, err)
 		return
 	}
+	type reason struct {
+		unspoof.ReasonCount
+		Meaning string
+	}
 	type row struct {
 		*unspoof.Campaign
 		Done, Percent int64
+		Reasons       []reason
 	}
 	var rows []row
 	running := false
@@ -143,7 +148,16 @@ func (s *Server) handleCampaigns(w http.ResponseWriter, r *http.Request) {
 		if c.Total() > 0 {
 			pct = done * 100 / c.Total()
 		}
-		rows = append(rows, row{c, done, pct})
+		rcs, err := s.cfg.Store.MessageReasons(r.Context(), c.ID)
+		if err != nil {
+			s.Error(w, r, err)
+			return
+		}
+		var reasons []reason
+		for _, rc := range rcs {
+			reasons = append(reasons, reason{rc, unspoof.ReasonMeaning(rc.Reason)})
+		}
+		rows = append(rows, row{c, done, pct, reasons})
 		running = running || c.State == unspoof.CampaignRunning
 	}
 	data := map[string]any{"Title": "Campaigns", "Campaigns": rows, "States": unspoof.MessageStates}

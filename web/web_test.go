@@ -467,3 +467,38 @@ func TestSecurityHeaders(t *testing.T) {
 		t.Errorf("a made-up report number page: %d", code)
 	}
 }
+
+// TestCampaignReasons: the campaigns page says why messages did not arrive, in words, to every
+// role (reasons are not personal data).
+func TestCampaignReasons(t *testing.T) {
+	t.Parallel()
+	f := setup(t, nil)
+	ctx := context.Background()
+	rs, err := f.db.FindRecipients(ctx, unspoof.RecipientFilter{})
+	must(t, err)
+	c := &unspoof.Campaign{Name: "first alert", Template: "ref {{reference}}", SenderID: "POLICE", Selection: "all",
+		QuietStart: 9, QuietEnd: 20, CreatedBy: "analyst1", CreatedAt: t0}
+	var ms []*unspoof.Message
+	for _, r := range rs {
+		ms = append(ms, &unspoof.Message{E164: r.E164, Reference: r.Reference, Text: "ref " + r.Reference, Parts: 1, TZ: "Europe/London"})
+	}
+	must(t, f.db.CreateCampaign(ctx, c, ms))
+	claimed, err := f.db.ClaimMessages(ctx, unspoof.ClaimFilter{CampaignID: c.ID, TZs: []string{"Europe/London"}, Limit: 1}, t0)
+	must(t, err)
+	if _, err := f.db.UpdateMessages(ctx, []unspoof.MessageUpdate{{ID: claimed[0].ID, From: unspoof.MessageSubmitting,
+		To: unspoof.MessageFailed, Reason: "ESME_RINVDSTADR", Attempts: 1, At: t0}}); err != nil {
+		t.Fatal(err)
+	}
+	comms := f.browser(t)
+	comms.login("comms1", "comms-password-1")
+	code, body, _ := comms.get("/staff/campaigns")
+	if code != 200 || !strings.Contains(body, "Why messages did not arrive") || !strings.Contains(body, "ESME_RINVDSTADR") ||
+		!strings.Contains(body, unspoof.ReasonMeaning("ESME_RINVDSTADR")) {
+		t.Errorf("campaigns page: %d\n%s", code, body)
+	}
+	for e164 := range f.codes {
+		if strings.Contains(body, e164) || strings.Contains(body, e164[1:]) {
+			t.Errorf("campaigns page shows a number to comms")
+		}
+	}
+}

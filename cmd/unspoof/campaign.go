@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -70,7 +71,7 @@ Message states: pending, submitting, submitted, delivered, failed, expired, supp
 	}
 	cmd.AddCommand(newCampaignCreateCmd(g), newCampaignLintCmd(g), newCampaignApproveCmd(g), newCampaignRunCmd(g),
 		newCampaignStateCmd(g, "pause"), newCampaignStateCmd(g, "resume"), newCampaignStateCmd(g, "cancel"),
-		newCampaignStatusCmd(g), newCampaignRetryCmd(g))
+		newCampaignStatusCmd(g), newCampaignRetryCmd(g), newCampaignExportCmd(g))
 	return cmd
 }
 
@@ -437,11 +438,34 @@ func newCampaignStatusCmd(g *globals) *cobra.Command {
 				if n := c.Counts[unspoof.MessageAmbiguous]; n > 0 {
 					fmt.Fprintf(g.stdout, "%s ambiguous: may or may not have been sent; see unspoof campaign retry-ambiguous --help\n", count(n))
 				}
+				if err := printReasons(ctx, g, s, c); err != nil {
+					return err
+				}
 			}
 			return nil
 		},
 	}
 	return cmd
+}
+
+// printReasons lists why the campaign's messages did not arrive, most common first, with what
+// each reason means where it is a common one.
+func printReasons(ctx context.Context, g *globals, s unspoof.CampaignStore, c *unspoof.Campaign) error {
+	reasons, err := s.MessageReasons(ctx, c.ID)
+	if err != nil || len(reasons) == 0 {
+		return err
+	}
+	var n int64
+	for _, r := range reasons {
+		n += r.Messages
+	}
+	fmt.Fprintf(g.stdout, "\nwhy %s message%s did not arrive (or may not have):\n", count(n), plural(int(n)))
+	tw := tabwriter.NewWriter(g.stdout, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "  state\treason\tmessages\tmeaning")
+	for _, r := range reasons {
+		fmt.Fprintf(tw, "  %s\t%s\t%s\t%s\n", r.State, cmp.Or(r.Reason, "-"), count(r.Messages), unspoof.ReasonMeaning(r.Reason))
+	}
+	return tw.Flush()
 }
 
 func newCampaignRunCmd(g *globals) *cobra.Command {

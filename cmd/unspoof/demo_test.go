@@ -3,6 +3,7 @@ package main_test
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
 	"encoding/json"
 	"fmt"
 	"net"
@@ -214,15 +215,20 @@ func TestDemoDashboard(t *testing.T) {
 }
 
 // TestSMSCSimCmd runs `unspoof smsc-sim` as an operator rehearsing would: a campaign with the
-// wrong password is refused with a clear message, with the right one its messages are
-// delivered, and Ctrl-C makes the simulator print what it received.
+// wrong password is refused with a clear message, with the right one its messages are sent and
+// receipted (some undeliverable or expired, as the simulator was told), campaign status says
+// why those did not arrive, and Ctrl-C makes the simulator print what it received.
 func TestSMSCSimCmd(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	db := filepath.Join(dir, "unspoof.db")
 	tmpl, list := filepath.Join(dir, "alert.txt"), filepath.Join(dir, "staff.txt")
 	os.WriteFile(tmpl, []byte("Police test message, ref {{reference}}\n"), 0o600)
-	os.WriteFile(list, []byte("07911 123456\n07911 123457\n07911 123458\n"), 0o600)
+	var numbers strings.Builder
+	for i := range 12 {
+		fmt.Fprintf(&numbers, "07911 1234%02d\n", i)
+	}
+	os.WriteFile(list, []byte(numbers.String()), 0o600)
 	run(t, db, 0, "campaign", "create", "--name", "rehearsal", "--hours", "0-24", "--template", tmpl,
 		"--sender-id", "447700900999", "--test-list", list, "--as", "alice")
 
@@ -232,7 +238,7 @@ func TestSMSCSimCmd(t *testing.T) {
 	}
 	addr := ln.Addr().String()
 	ln.Close()
-	sim := exec.Command(binary, "smsc-sim", "--listen", addr, "--receipt-delay", "50ms", "--undeliverable", "0")
+	sim := exec.Command(binary, "smsc-sim", "--listen", addr, "--receipt-delay", "50ms", "--undeliverable", "0.3", "--expired", "0.2")
 	sim.Env = append(os.Environ(), "UNSPOOF_SMPP_PASSWORD=rehearse")
 	var simOut strings.Builder
 	sim.Stdout = &simOut
@@ -260,17 +266,59 @@ func TestSMSCSimCmd(t *testing.T) {
 	}
 	cmd = exec.Command(binary, "--db", db, "campaign", "run", "1", "--smsc", addr, "--no-progress", "--linger", "5s")
 	cmd.Env = append(os.Environ(), "UNSPOOF_SMPP_PASSWORD=rehearse")
-	if out, err := cmd.CombinedOutput(); err != nil || !strings.Contains(string(out), "delivered 3") {
-		t.Errorf("right password: %v\n%s", err, out)
+	out, err = cmd.CombinedOutput()
+	outcome := regexp.MustCompile(`delivered (\d+), failed (\d+), expired (\d+)`).FindStringSubmatch(string(out))
+	if err != nil || outcome == nil || outcome[2] == "0" || outcome[3] == "0" {
+		t.Fatalf("right password: want some delivered, some failed and some expired: %v\n%s", err, out)
 	}
 	sim.Process.Signal(syscall.SIGINT)
 	if err := sim.Wait(); err != nil {
 		t.Errorf("smsc-sim after Ctrl-C: %v", err)
 	}
-	for _, want := range []string{"SMSC SIMULATOR (nothing is sent to any phone)", "1 bind, 3 messages accepted",
-		"receipts: 3 delivered, 0 undeliverable"} {
+	for _, want := range []string{"SMSC SIMULATOR (nothing is sent to any phone)", "1 bind, 12 messages accepted",
+		fmt.Sprintf("receipts: %s delivered, %s undeliverable, %s expired", outcome[1], outcome[2], outcome[3])} {
 		if !strings.Contains(simOut.String(), want) {
 			t.Errorf("smsc-sim printed no %q:\n%s", want, simOut.String())
 		}
+	}
+
+	// campaign status says why the others did not arrive: the receipts' states, counted as
+	// the campaign counted them, and what each means.
+	status, _ := run(t, db, 0, "campaign", "status", "1")
+	for i, want := range []struct{ state, stat string }{{unspoof.MessageFailed, "UNDELIV"}, {unspoof.MessageExpired, "EXPIRED"}} {
+		line := regexp.MustCompile(`(?m)^  ` + want.state + ` +` + want.stat + ` \d{3} +(\d+) +(.+)$`).FindStringSubmatch(status)
+		if line == nil || line[1] != outcome[i+2] || line[2] != unspoof.ReasonMeaning(want.stat) {
+			t.Errorf("campaign status does not explain the %s %s messages (%s):\n%s", outcome[i+2], want.state, want.stat, status)
+		}
+	}
+
+	// The people the text did not reach, for a letter: export lists exactly them, and is audited.
+	export := filepath.Join(dir, "not-reached.csv")
+	run(t, db, 0, "campaign", "export", "1", "--out", export)
+	f, err := os.Open(export)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows, err := csv.NewReader(f).ReadAll()
+	f.Close()
+	if err != nil || len(rows) == 0 {
+		t.Fatalf("campaign export: %v", err)
+	}
+	states := map[string]int{}
+	for _, r := range rows[1:] {
+		states[r[2]]++
+		if !strings.HasPrefix(r[0], "+447911") || r[1] == "" || r[3] == "" {
+			t.Errorf("export row %q", r)
+		}
+	}
+	if rows[0][0] != "number" || strconv.Itoa(states[unspoof.MessageFailed]) != outcome[2] ||
+		strconv.Itoa(states[unspoof.MessageExpired]) != outcome[3] || len(states) != 2 {
+		t.Errorf("campaign export: %v, want %s failed and %s expired", states, outcome[2], outcome[3])
+	}
+	if audit, _ := run(t, db, 0, "audit", "export", "--format", "jsonl"); !strings.Contains(audit, `"campaign.export"`) {
+		t.Errorf("the export is not in the audit log:\n%s", audit)
+	}
+	if _, stderr := run(t, db, 2, "campaign", "export", "1", "--state", "lost"); !strings.Contains(stderr, `--state "lost"`) {
+		t.Errorf("an unknown state: %s", stderr)
 	}
 }
