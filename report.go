@@ -127,6 +127,7 @@ type Staff struct {
 	PasswordHash string // argon2id, PHC string format
 	FailedLogins int
 	LockedUntil  time.Time
+	DisabledAt   time.Time // zero: may sign in
 	CreatedAt    time.Time
 }
 
@@ -143,10 +144,19 @@ type StaffStore interface {
 	CreateStaff(ctx context.Context, s *Staff) error // ECONFLICT if the username is taken
 	FindStaffByUsername(ctx context.Context, username string) (*Staff, error)
 	FindStaffByID(ctx context.Context, id int64) (*Staff, error)
+	// FindStaff returns every member of staff, disabled ones too, by username.
+	FindStaff(ctx context.Context) ([]*Staff, error)
 	// SetStaffLogin records the outcome of a login attempt: failed count and lockout.
 	SetStaffLogin(ctx context.Context, id int64, failed int, lockedUntil time.Time) error
+	// SetStaffDisabled disables a member of staff from at, ending their sessions in the same
+	// transaction, or enables them again when at is zero. ENOTFOUND if there is no such id.
+	SetStaffDisabled(ctx context.Context, id int64, at time.Time) error
+	// SetStaffPassword replaces a member of staff's password hash, clears their failed logins
+	// and lockout, and ends their sessions, in one transaction. ENOTFOUND if there is no such id.
+	SetStaffPassword(ctx context.Context, id int64, hash string) error
 	CreateSession(ctx context.Context, s *Session) error
-	// FindSession returns an unexpired session and its member of staff, or EUNAUTHORIZED.
+	// FindSession returns an unexpired session of a member of staff who is not disabled, and
+	// that member of staff, or EUNAUTHORIZED.
 	FindSession(ctx context.Context, tokenHash string, now time.Time) (*Session, *Staff, error)
 	DeleteSession(ctx context.Context, tokenHash string) error
 }

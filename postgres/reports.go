@@ -288,17 +288,55 @@ func (db *DB) CreateStaff(ctx context.Context, s *unspoof.Staff) error {
 	return nil
 }
 
-const staffCols = `id, username, name, role, password_hash, failed_logins, locked_until, created_at`
+const staffCols = `id, username, name, role, password_hash, failed_logins, locked_until, disabled_at, created_at`
 
 func scanStaff(row pgx.Row) (*unspoof.Staff, error) {
 	var s unspoof.Staff
 	var failed int32
-	var locked pgtype.Timestamptz
-	if err := row.Scan(&s.ID, &s.Username, &s.Name, &s.Role, &s.PasswordHash, &failed, &locked, &s.CreatedAt); err != nil {
+	var locked, disabled pgtype.Timestamptz
+	if err := row.Scan(&s.ID, &s.Username, &s.Name, &s.Role, &s.PasswordHash, &failed, &locked, &disabled, &s.CreatedAt); err != nil {
 		return nil, err
 	}
-	s.FailedLogins, s.LockedUntil, s.CreatedAt = int(failed), timeOf(locked), s.CreatedAt.UTC()
+	s.FailedLogins, s.LockedUntil, s.DisabledAt, s.CreatedAt = int(failed), timeOf(locked), timeOf(disabled), s.CreatedAt.UTC()
 	return &s, nil
+}
+
+// FindStaff returns every member of staff, by username.
+func (db *DB) FindStaff(ctx context.Context) ([]*unspoof.Staff, error) {
+	rows, _ := db.pool.Query(ctx, `SELECT `+staffCols+` FROM staff ORDER BY username`)
+	out, err := pgx.CollectRows(rows, func(row pgx.CollectableRow) (*unspoof.Staff, error) { return scanStaff(row) })
+	if err != nil {
+		return nil, fmt.Errorf("find staff: %w", err)
+	}
+	return out, nil
+}
+
+// SetStaffDisabled disables a member of staff from at and ends their sessions, or enables them
+// when at is zero.
+func (db *DB) SetStaffDisabled(ctx context.Context, id int64, at time.Time) error {
+	return db.staffChange(ctx, id, `UPDATE staff SET disabled_at = $1 WHERE id = $2`, timestamptz(at), id)
+}
+
+// SetStaffPassword replaces a password hash, clears failed logins and lockout, and ends the
+// member of staff's sessions.
+func (db *DB) SetStaffPassword(ctx context.Context, id int64, hash string) error {
+	return db.staffChange(ctx, id, `UPDATE staff SET password_hash = $1, failed_logins = 0, locked_until = NULL WHERE id = $2`, hash, id)
+}
+
+// staffChange runs update on staff member id and ends their sessions, in one transaction.
+func (db *DB) staffChange(ctx context.Context, id int64, update string, args ...any) error {
+	err := pgx.BeginFunc(ctx, db.pool, func(tx pgx.Tx) error {
+		tag, err := tx.Exec(ctx, update, args...)
+		if err != nil {
+			return err
+		}
+		if tag.RowsAffected() == 0 {
+			return unspoof.Errorf(unspoof.ENOTFOUND, "no such member of staff")
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM sessions WHERE staff_id = $1`, id)
+		return err
+	})
+	return domainOr("staff", err)
 }
 
 // FindStaffByUsername returns the member of staff with that username, or ENOTFOUND.
@@ -354,7 +392,8 @@ func (db *DB) FindSession(ctx context.Context, tokenHash string, now time.Time) 
 	var locked pgtype.Timestamptz
 	err := db.pool.QueryRow(ctx, `SELECT s.token_hash, s.staff_id, s.created_at, s.expires_at, st.id, st.username, st.name,
 		st.role, st.password_hash, st.failed_logins, st.locked_until, st.created_at
-		FROM sessions s JOIN staff st ON st.id = s.staff_id WHERE s.token_hash = $1 AND s.expires_at > $2`, tokenHash, now).
+		FROM sessions s JOIN staff st ON st.id = s.staff_id
+		WHERE s.token_hash = $1 AND s.expires_at > $2 AND st.disabled_at IS NULL`, tokenHash, now).
 		Scan(&se.TokenHash, &se.StaffID, &se.CreatedAt, &se.ExpiresAt, &st.ID, &st.Username, &st.Name, &st.Role,
 			&st.PasswordHash, &failed, &locked, &st.CreatedAt)
 	if errors.Is(err, pgx.ErrNoRows) {

@@ -252,19 +252,70 @@ func (db *DB) CreateStaff(ctx context.Context, s *unspoof.Staff) error {
 	return nil
 }
 
-const staffCols = `id, username, name, role, password_hash, failed_logins, locked_until, created_at`
+const staffCols = `id, username, name, role, password_hash, failed_logins, locked_until, disabled_at, created_at`
 
 func scanStaff(row interface{ Scan(...any) error }) (*unspoof.Staff, error) {
 	var s unspoof.Staff
 	var locked, created int64
-	if err := row.Scan(&s.ID, &s.Username, &s.Name, &s.Role, &s.PasswordHash, &s.FailedLogins, &locked, &created); err != nil {
+	var disabled sql.NullInt64
+	if err := row.Scan(&s.ID, &s.Username, &s.Name, &s.Role, &s.PasswordHash, &s.FailedLogins, &locked, &disabled, &created); err != nil {
 		return nil, err
 	}
 	if locked > 0 {
 		s.LockedUntil = time.Unix(locked, 0).UTC()
 	}
-	s.CreatedAt = time.Unix(created, 0).UTC()
+	s.DisabledAt, s.CreatedAt = timeOrZero(disabled), time.Unix(created, 0).UTC()
 	return &s, nil
+}
+
+// FindStaff returns every member of staff, by username.
+func (db *DB) FindStaff(ctx context.Context) ([]*unspoof.Staff, error) {
+	rows, err := db.r.QueryContext(ctx, `SELECT `+staffCols+` FROM staff ORDER BY username`)
+	if err != nil {
+		return nil, fmt.Errorf("find staff: %w", err)
+	}
+	defer rows.Close()
+	var out []*unspoof.Staff
+	for rows.Next() {
+		s, err := scanStaff(rows)
+		if err != nil {
+			return nil, fmt.Errorf("find staff: %w", err)
+		}
+		out = append(out, s)
+	}
+	return out, rows.Err()
+}
+
+// SetStaffDisabled disables a member of staff from at and ends their sessions, or enables them
+// when at is zero.
+func (db *DB) SetStaffDisabled(ctx context.Context, id int64, at time.Time) error {
+	return db.staffChange(ctx, id, `UPDATE staff SET disabled_at = ? WHERE id = ?`, unixOrNull(at), id)
+}
+
+// SetStaffPassword replaces a password hash, clears failed logins and lockout, and ends the
+// member of staff's sessions.
+func (db *DB) SetStaffPassword(ctx context.Context, id int64, hash string) error {
+	return db.staffChange(ctx, id, `UPDATE staff SET password_hash = ?, failed_logins = 0, locked_until = 0 WHERE id = ?`, hash, id)
+}
+
+// staffChange runs update on staff member id and ends their sessions, in one transaction.
+func (db *DB) staffChange(ctx context.Context, id int64, update string, args ...any) error {
+	tx, err := db.w.BeginTx(ctx, nil)
+	if err != nil {
+		return fmt.Errorf("staff: %w", err)
+	}
+	defer tx.Rollback()
+	res, err := tx.ExecContext(ctx, update, args...)
+	if err != nil {
+		return fmt.Errorf("staff: %w", err)
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return unspoof.Errorf(unspoof.ENOTFOUND, "no such member of staff")
+	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM sessions WHERE staff_id = ?`, id); err != nil {
+		return fmt.Errorf("staff: %w", err)
+	}
+	return tx.Commit()
 }
 
 // FindStaffByUsername returns a member of staff, or ENOTFOUND.
@@ -317,7 +368,8 @@ func (db *DB) FindSession(ctx context.Context, tokenHash string, now time.Time) 
 	var created, expires, locked, staffCreated int64
 	err := db.r.QueryRowContext(ctx, `SELECT s.token_hash, s.staff_id, s.created_at, s.expires_at, st.id, st.username, st.name,
 		st.role, st.password_hash, st.failed_logins, st.locked_until, st.created_at
-		FROM sessions s JOIN staff st ON st.id = s.staff_id WHERE s.token_hash = ? AND s.expires_at > ?`, tokenHash, now.Unix()).
+		FROM sessions s JOIN staff st ON st.id = s.staff_id
+		WHERE s.token_hash = ? AND s.expires_at > ? AND st.disabled_at IS NULL`, tokenHash, now.Unix()).
 		Scan(&se.TokenHash, &se.StaffID, &created, &expires, &st.ID, &st.Username, &st.Name, &st.Role, &st.PasswordHash,
 			&st.FailedLogins, &locked, &staffCreated)
 	if err == sql.ErrNoRows {

@@ -176,4 +176,53 @@ func testStaffSessions(t *testing.T, open Opener) {
 	if _, _, err := st.FindSession(ctx, "h1", t0); unspoof.ErrorCode(err) != unspoof.EUNAUTHORIZED {
 		t.Errorf("a deleted session: %v", err)
 	}
+
+	// Someone leaves: disabling them ends their sessions at once, and a session made while
+	// disabled is not honoured either; enabling them again ends any that were.
+	b := &unspoof.Staff{Username: "bob", Role: unspoof.RoleAdmin, PasswordHash: "$argon2id$b", CreatedAt: t0}
+	must(t, st.CreateStaff(ctx, b))
+	session := func(hash string, staffID int64) {
+		t.Helper()
+		must(t, st.CreateSession(ctx, &unspoof.Session{TokenHash: hash, StaffID: staffID, CreatedAt: t0, ExpiresAt: t0.Add(time.Hour)}))
+	}
+	loggedIn := func(hash string) bool {
+		t.Helper()
+		_, _, err := st.FindSession(ctx, hash, t0.Add(time.Minute))
+		if err != nil && unspoof.ErrorCode(err) != unspoof.EUNAUTHORIZED {
+			t.Fatalf("FindSession(%s): %v", hash, err)
+		}
+		return err == nil
+	}
+	session("a2", a.ID)
+	session("b1", b.ID)
+	must(t, st.SetStaffDisabled(ctx, a.ID, t0.Add(time.Minute)))
+	if loggedIn("a2") || !loggedIn("b1") {
+		t.Error("disabling alice did not end only her session")
+	}
+	session("a3", a.ID)
+	if loggedIn("a3") {
+		t.Error("a session of a disabled member of staff is honoured")
+	}
+	all, err := st.FindStaff(ctx)
+	if err != nil || len(all) != 2 || all[0].Username != "alice" || !all[0].DisabledAt.Equal(t0.Add(time.Minute)) ||
+		all[1].Username != "bob" || !all[1].DisabledAt.IsZero() {
+		t.Errorf("FindStaff = %+v, %v", all, err)
+	}
+	must(t, st.SetStaffDisabled(ctx, a.ID, time.Time{}))
+	if got, _ := st.FindStaffByUsername(ctx, "alice"); !got.DisabledAt.IsZero() || loggedIn("a3") {
+		t.Errorf("enabled again: %+v, session a3 honoured: %v", got, loggedIn("a3"))
+	}
+
+	// A new password clears the lockout and ends the sessions made with the old one.
+	must(t, st.SetStaffLogin(ctx, b.ID, 0, t0.Add(15*time.Minute)))
+	must(t, st.SetStaffPassword(ctx, b.ID, "$argon2id$b2"))
+	if got, _ := st.FindStaffByID(ctx, b.ID); got.PasswordHash != "$argon2id$b2" || got.FailedLogins != 0 || !got.LockedUntil.IsZero() || loggedIn("b1") {
+		t.Errorf("after a new password: %+v, session b1 honoured: %v", got, loggedIn("b1"))
+	}
+	if err := st.SetStaffDisabled(ctx, 999, t0); unspoof.ErrorCode(err) != unspoof.ENOTFOUND {
+		t.Errorf("SetStaffDisabled(999) = %v", err)
+	}
+	if err := st.SetStaffPassword(ctx, 999, "x"); unspoof.ErrorCode(err) != unspoof.ENOTFOUND {
+		t.Errorf("SetStaffPassword(999) = %v", err)
+	}
 }

@@ -100,6 +100,11 @@ func (s *Server) login(ctx context.Context, username, password string) (string, 
 		CheckPassword(dummyHash(), password)
 		return "", nil, wrong
 	}
+	if !st.DisabledAt.IsZero() { // the same answer, in the same time, as a wrong password
+		CheckPassword(dummyHash(), password)
+		s.audit(ctx, st.Username, "staff.login-disabled", "", "")
+		return "", nil, wrong
+	}
 	if !CheckPassword(st.PasswordHash, password) {
 		failed, until := st.FailedLogins+1, time.Time{}
 		if failed >= maxFailedLogins {

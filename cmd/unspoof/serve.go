@@ -118,7 +118,7 @@ for on the terminal; it is stored only as an argon2id hash.`,
 	}
 	add.Flags().StringVar(&role, "role", "", "comms, analyst, supervisor or admin")
 	add.Flags().StringVar(&name, "name", "", "full name, shown on the dashboard")
-	cmd.AddCommand(add)
+	cmd.AddCommand(add, newStaffListCmd(g), newStaffSetCmd(g, "disable"), newStaffSetCmd(g, "enable"), newStaffPasswordCmd(g))
 	return cmd
 }
 
