@@ -438,7 +438,9 @@ func (e *Engine) wait(ctx context.Context, rs *runState, t time.Time, why string
 }
 
 // send submits every part of m, retrying parts the SMSC refuses for now, and returns the
-// message's next state. sendCtx bounds the SMPP exchange; ctx is the run's.
+// message's next state. ctx is the run's: it bounds the wait to submit the first part; sendCtx,
+// which outlives it by a grace period, the waits for the others. (Once a part is written, Submit
+// waits for its answer whatever either says.)
 func (e *Engine) send(sendCtx, ctx context.Context, rs *runState, m *unspoof.Message) unspoof.MessageUpdate {
 	u := unspoof.MessageUpdate{ID: m.ID, From: unspoof.MessageSubmitting, Attempts: m.Attempts}
 	subs, err := smpp.TextSubmits(smpp.Text{Source: rs.c.SenderID, Dest: m.E164, Body: m.Text, Ref: uint8(m.ID),
@@ -457,7 +459,14 @@ func (e *Engine) send(sendCtx, ctx context.Context, rs *runState, m *unspoof.Mes
 	for len(ids) < len(subs) {
 		u.Attempts++
 		t0 := time.Now()
-		id, err := e.cfg.SMSC.Submit(sendCtx, subs[len(ids)])
+		// Until the first part is written the message may as well stay pending: an interrupt
+		// stops the wait for the link at once. Later parts get the grace period, so that a
+		// message is not cut off half-way.
+		submitCtx := ctx
+		if len(ids) > 0 {
+			submitCtx = sendCtx
+		}
+		id, err := e.cfg.SMSC.Submit(submitCtx, subs[len(ids)])
 		e.cfg.Metrics.observeSubmit(time.Since(t0), err)
 		var se *smpp.StatusError
 		switch {

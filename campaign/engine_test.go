@@ -4,6 +4,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"strings"
 	"testing"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/campaign"
+	"github.com/unspoof/unspoof/smpp"
 	"github.com/unspoof/unspoof/smpp/smsctest"
 )
 
@@ -323,6 +325,37 @@ func TestCampaignRefusals(t *testing.T) {
 	}
 	if !slices.Contains(actions, "campaign.approve by bob") {
 		t.Errorf("audit log %q lacks the approval", actions)
+	}
+}
+
+// TestCampaignInterruptWhileLinkDown: Ctrl-C while the SMSC cannot be reached stops the run at
+// once (not after the grace period that multi-part messages get once a part has left), and
+// every message stays pending for the next run.
+func TestCampaignInterruptWhileLinkDown(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens: every dial is refused
+	c, _ := seed(t, s, "unreachable", 20, func(i int) bool { return i%2 == 0 }, nil)
+	client := smpp.New(smpp.Config{Addr: addr, SystemID: "unspoof", Password: "secret", ReconnectMin: 50 * time.Millisecond,
+		ReconnectMax: time.Second, Timeout: 3 * time.Second})
+	cctx, stopClient := context.WithCancel(context.Background())
+	defer stopClient()
+	go client.Run(cctx)
+	eng := campaign.New(campaign.Config{Store: s, SMSC: client, SMSCAddr: addr})
+	ctx, interrupt := context.WithCancel(context.Background())
+	time.AfterFunc(500*time.Millisecond, interrupt)
+	start := time.Now()
+	sum, err := eng.Run(ctx, c.ID)
+	if took := time.Since(start); err != nil || sum.Stopped != "interrupted" || took > 5*time.Second {
+		t.Errorf("Run = %+v, %v after %s; want interrupted within a second or two of Ctrl-C", sum, err, took.Round(time.Millisecond))
+	}
+	if states := countStates(messages(t, s, c.ID)); states[unspoof.MessagePending] != 20 {
+		t.Errorf("after the interrupt: %v, want all 20 pending", states)
 	}
 }
 
