@@ -60,6 +60,10 @@ type Config struct {
 	Metrics       *Metrics
 	// Progress, if set, is called about four times a second while a campaign runs.
 	Progress func(Progress)
+	// SenderTON and SenderNPI are the sender's SMPP type of number and numbering plan, used
+	// when SenderTypeSet; otherwise smpp.TextSubmits chooses them from the sender ID.
+	SenderTON, SenderNPI byte
+	SenderTypeSet        bool
 }
 
 // Progress is a campaign run's state, for a progress bar or a dashboard.
@@ -443,8 +447,8 @@ func (e *Engine) wait(ctx context.Context, rs *runState, t time.Time, why string
 // waits for its answer whatever either says.)
 func (e *Engine) send(sendCtx, ctx context.Context, rs *runState, m *unspoof.Message) unspoof.MessageUpdate {
 	u := unspoof.MessageUpdate{ID: m.ID, From: unspoof.MessageSubmitting, Attempts: m.Attempts}
-	subs, err := smpp.TextSubmits(smpp.Text{Source: rs.c.SenderID, Dest: m.E164, Body: m.Text, Ref: uint8(m.ID),
-		RegisteredDelivery: true})
+	subs, err := smpp.TextSubmits(smpp.Text{Source: rs.c.SenderID, SourceTON: e.cfg.SenderTON, SourceNPI: e.cfg.SenderNPI,
+		SourceTypeSet: e.cfg.SenderTypeSet, Dest: m.E164, Body: m.Text, Ref: uint8(m.ID), RegisteredDelivery: true})
 	if err != nil {
 		u.To, u.Reason, u.At = unspoof.MessageFailed, "cannot encode: "+err.Error(), e.cfg.Now()
 		return u

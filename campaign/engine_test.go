@@ -328,6 +328,40 @@ func TestCampaignRefusals(t *testing.T) {
 	}
 }
 
+// TestCampaignSenderType: what the SMSC is told about the sender. A short code goes as network
+// specific (3/0), a long number as international (1/1), and the aggregator's own values, when
+// given, as they are: 0/0 (unknown) included.
+func TestCampaignSenderType(t *testing.T) {
+	t.Parallel()
+	s := engines(t)["sqlite"]
+	for _, tc := range []struct {
+		sender   string
+		cfg      campaign.Config
+		ton, npi int
+	}{
+		{"60006", campaign.Config{}, 3, 0},
+		{"447700900999", campaign.Config{}, 1, 1},
+		{"447700900999", campaign.Config{SenderTypeSet: true}, 0, 0},
+		{"MetPolice", campaign.Config{SenderTON: 5, SenderNPI: 9, SenderTypeSet: true}, 5, 9},
+	} {
+		peer := smsctest.Start(t, smsctest.Options{})
+		c, _ := seed(t, s, fmt.Sprintf("sender %s %v", tc.sender, tc.cfg.SenderTypeSet), 2, nil,
+			func(c *unspoof.Campaign) { c.SenderID = tc.sender })
+		tc.cfg.Linger = 100 * time.Millisecond // receipts do not matter here
+		run(t, context.Background(), s, peer, c.ID, tc.cfg)
+		_, subs := delivered(t, peer)
+		if len(subs) != 2 {
+			t.Fatalf("%s: the SMSC accepted %d submits, want 2", tc.sender, len(subs))
+		}
+		for _, sub := range subs {
+			if sub.Source != tc.sender || sub.SourceTON != tc.ton || sub.SourceNPI != tc.npi {
+				t.Errorf("sender %s (%+v): the SMSC got %q %d/%d, want %d/%d", tc.sender, tc.cfg, sub.Source, sub.SourceTON,
+					sub.SourceNPI, tc.ton, tc.npi)
+			}
+		}
+	}
+}
+
 // TestCampaignInterruptWhileLinkDown: Ctrl-C while the SMSC cannot be reached stops the run at
 // once (not after the grace period that multi-part messages get once a part has left), and
 // every message stays pending for the next run.

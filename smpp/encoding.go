@@ -390,10 +390,13 @@ type Text struct {
 	// Dest is the recipient's number in E.164, with or without '+'.
 	Dest string
 	// SourceTON and SourceNPI are the sender's type of number and
-	// numbering plan. Both zero means choose: 5/0 (alphanumeric) when Source
-	// has a character other than digits and a leading '+', 1/1
-	// (international, E.164) for a number, 0/0 when Source is empty.
+	// numbering plan, used as given when SourceTypeSet. Otherwise they are
+	// chosen: 5/0 (alphanumeric) when Source has a character other than
+	// digits and a leading '+'; 3/0 (network specific) for a short code, up
+	// to 6 digits without '+'; 1/1 (international, E.164) for any other
+	// number; 0/0 when Source is empty. Both non-zero also counts as set.
 	SourceTON, SourceNPI byte
+	SourceTypeSet        bool
 	// Body is the message text; its coding is Coding(Body).
 	Body string
 	// Ref is the concatenation reference shared by the parts of one
@@ -418,20 +421,25 @@ func TextSubmits(m Text) ([]*SubmitSM, error) {
 		return nil, fmt.Errorf("%w: text: dest %s: %w", ErrInvalid, MaskNumber(m.Dest), err)
 	}
 	src, ton, npi := m.Source, m.SourceTON, m.SourceNPI
+	choose := !m.SourceTypeSet && ton == 0 && npi == 0
 	switch {
 	case src == "":
+	case isShortCode(src):
+		if choose {
+			ton, npi = 3, 0
+		}
 	case isNumber(src):
 		if src, err = e164(src); err != nil {
 			return nil, fmt.Errorf("%w: text: source %s: %w", ErrInvalid, MaskNumber(m.Source), err)
 		}
-		if ton == 0 && npi == 0 {
+		if choose {
 			ton, npi = 1, 1
 		}
 	default:
 		if n := utf8.RuneCountInString(src); n > 11 {
 			return nil, fmt.Errorf("%w: text: alphanumeric source %q has %d characters, more than 11", ErrInvalid, src, n)
 		}
-		if ton == 0 && npi == 0 {
+		if choose {
 			ton, npi = 5, 0
 		}
 	}
@@ -466,6 +474,11 @@ func TextSubmits(m Text) ([]*SubmitSM, error) {
 }
 
 // isNumber reports whether s is digits with an optional leading '+'.
+// isShortCode reports whether s is a short code: 3 to 6 digits, no '+'.
+func isShortCode(s string) bool {
+	return len(s) >= 3 && len(s) <= 6 && s[0] != '+' && isNumber(s)
+}
+
 func isNumber(s string) bool {
 	s = strings.TrimPrefix(s, "+")
 	if s == "" {

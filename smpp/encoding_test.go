@@ -300,6 +300,16 @@ func TestTextSubmits(t *testing.T) {
 	if err != nil || sms[0].SourceTON != 3 || sms[0].SourceNPI != 0 {
 		t.Errorf("explicit TON/NPI not kept: %+v %v", sms, err)
 	}
+	// A short code is not an international number: network specific unless told otherwise,
+	// and told otherwise even to 0/0 (unknown), as some SMSCs want.
+	sms, err = TextSubmits(Text{Source: "60006", Dest: "447700900123", Body: "x"})
+	if err != nil || sms[0].Source != "60006" || sms[0].SourceTON != 3 || sms[0].SourceNPI != 0 {
+		t.Errorf("short code: %+v %v", sms, err)
+	}
+	sms, err = TextSubmits(Text{Source: "447700900999", SourceTypeSet: true, Dest: "447700900123", Body: "x"})
+	if err != nil || sms[0].SourceTON != 0 || sms[0].SourceNPI != 0 {
+		t.Errorf("explicit 0/0 not kept: %+v %v", sms, err)
+	}
 	sms, err = TextSubmits(Text{Dest: "447700900123", Body: "x"})
 	if err != nil || sms[0].Source != "" || sms[0].SourceTON != 0 {
 		t.Errorf("empty source: %+v %v", sms, err)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"text/tabwriter"
@@ -475,6 +476,7 @@ func newCampaignRunCmd(g *globals) *cobra.Command {
 		window                      int
 		linger                      time.Duration
 		metricsAddr                 string
+		senderTON, senderNPI        int
 		allowReal, noProgress       bool
 		dryRun                      bool
 	)
@@ -531,6 +533,9 @@ The SMPP password is read from the environment variable --password-env names.`,
 			}
 			o := campaignRun{addr: addr, systemID: systemID, password: os.Getenv(passwordEnv), rate: rate, window: window,
 				linger: linger, allowReal: allowReal, progress: !noProgress && isTerminal(g.stderr)}
+			if o.senderTON, o.senderNPI, o.senderTypeSet, err = senderType(cmd, senderTON, senderNPI); err != nil {
+				return err
+			}
 			if metricsAddr != "" {
 				reg := prometheus.NewRegistry()
 				o.metrics = campaign.NewMetrics(reg)
@@ -555,12 +560,30 @@ The SMPP password is read from the environment variable --password-env names.`,
 	cmd.Flags().StringVar(&passwordEnv, "password-env", "UNSPOOF_SMPP_PASSWORD", "environment variable holding the SMPP password")
 	cmd.Flags().Float64Var(&rate, "rate", 0, "SMS parts a second at most, for this bind (0: as fast as the SMSC takes them)")
 	cmd.Flags().IntVar(&window, "window", campaign.DefaultWindow, "SMPP window: PDUs awaiting a response at most")
+	cmd.Flags().IntVar(&senderTON, "sender-ton", -1, "the sender's SMPP type of number, as the aggregator asks (default: 5 for a name, 3 for a short code, 1 for a number)")
+	cmd.Flags().IntVar(&senderNPI, "sender-npi", -1, "the sender's SMPP numbering plan, with --sender-ton (default: 0 for a name or short code, 1 for a number)")
 	cmd.Flags().DurationVar(&linger, "linger", campaign.DefaultLinger, "after the last message, how long to wait for delivery receipts")
 	cmd.Flags().StringVar(&metricsAddr, "metrics", "", "serve Prometheus metrics on this address (e.g. 127.0.0.1:9464)")
 	cmd.Flags().BoolVar(&allowReal, "allow-real-smsc", false, "send a synthetic dataset's campaign through a non-loopback SMSC (never do this with simulated numbers)")
 	cmd.Flags().BoolVar(&noProgress, "no-progress", false, "no progress bar")
 	cmd.Flags().BoolVar(&dryRun, "dry-run", false, "say what would be sent now (by time zone, parts, time at --rate, samples) and send nothing")
 	return cmd
+}
+
+// senderType checks --sender-ton and --sender-npi: both or neither, and values SMPP 3.4 defines.
+func senderType(cmd *cobra.Command, ton, npi int) (byte, byte, bool, error) {
+	tonSet, npiSet := cmd.Flags().Changed("sender-ton"), cmd.Flags().Changed("sender-npi")
+	switch {
+	case !tonSet && !npiSet:
+		return 0, 0, false, nil
+	case tonSet != npiSet:
+		return 0, 0, false, usageError{errors.New("--sender-ton and --sender-npi go together: give both, as the aggregator specifies")}
+	case ton < 0 || ton > 6:
+		return 0, 0, false, usageError{fmt.Errorf("--sender-ton %d: SMPP 3.4 defines 0 to 6 (1 international, 3 network specific, 5 alphanumeric)", ton)}
+	case !slices.Contains([]int{0, 1, 3, 4, 6, 8, 9, 10, 14, 18}, npi):
+		return 0, 0, false, usageError{fmt.Errorf("--sender-npi %d: SMPP 3.4 defines 0, 1, 3, 4, 6, 8, 9, 10, 14 and 18 (0 unknown, 1 E.164)", npi)}
+	}
+	return byte(ton), byte(npi), true, nil
 }
 
 // campaignRun are the settings of one run of a campaign.
@@ -570,6 +593,8 @@ type campaignRun struct {
 	window                   int
 	linger                   time.Duration
 	allowReal                bool
+	senderTON, senderNPI     byte
+	senderTypeSet            bool // --sender-ton and --sender-npi given
 	progress                 bool // a progress bar on stderr
 	metrics                  *campaign.Metrics
 }
@@ -589,7 +614,8 @@ func sendCampaign(ctx context.Context, g *globals, s caseStore, c *unspoof.Campa
 	client := smpp.New(smpp.Config{Addr: o.addr, SystemID: o.systemID, Password: o.password, Window: o.window,
 		Logger: g.logger, DeliverAsync: func(d *smpp.Deliver, ack func()) { eng.Deliver(d, ack) }})
 	cfg := campaign.Config{Store: s, SMSC: client, SMSCAddr: o.addr, AllowRealSMSC: o.allowReal, Rate: o.rate,
-		Window: o.window, Linger: o.linger, Logger: g.logger, Metrics: o.metrics}
+		Window: o.window, Linger: o.linger, Logger: g.logger, Metrics: o.metrics, SenderTON: o.senderTON,
+		SenderNPI: o.senderNPI, SenderTypeSet: o.senderTypeSet}
 	if bar != nil { // progress counts the campaign's messages: only when someone watches
 		cfg.Progress = func(p campaign.Progress) {
 			done := p.Campaign.Total() - p.Campaign.Counts[unspoof.MessagePending] - p.Campaign.Counts[unspoof.MessageSubmitting]

@@ -257,6 +257,15 @@ func TestSMSCSimCmd(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 
+	for flags, want := range map[string]string{
+		"--sender-ton 3":                 "--sender-ton and --sender-npi go together",
+		"--sender-ton 9 --sender-npi 1":  "--sender-ton 9: SMPP 3.4 defines 0 to 6",
+		"--sender-ton 1 --sender-npi 20": "--sender-npi 20: SMPP 3.4 defines",
+	} {
+		if _, stderr := run(t, db, 2, append([]string{"campaign", "run", "1", "--smsc", addr}, strings.Fields(flags)...)...); !strings.Contains(stderr, want) {
+			t.Errorf("campaign run %s: %s, want %q", flags, stderr, want)
+		}
+	}
 	cmd := exec.Command(binary, "--db", db, "campaign", "run", "1", "--smsc", addr, "--no-progress", "--linger", "5s")
 	cmd.Env = append(os.Environ(), "UNSPOOF_SMPP_PASSWORD=wrong")
 	out, err := cmd.CombinedOutput()
