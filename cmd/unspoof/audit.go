@@ -2,8 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -13,7 +11,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/unspoof/unspoof"
-	"github.com/unspoof/unspoof/web"
 )
 
 func newAuditCmd(g *globals) *cobra.Command {
@@ -67,32 +64,12 @@ export is itself recorded in the audit log.`,
 }
 
 func writeAudit(w io.Writer, format string, es []*unspoof.AuditEntry) error {
-	rec := func(e *unspoof.AuditEntry) []string {
-		return []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, e.Object, e.Detail}
-	}
-	if format == "csv" {
-		cw := csv.NewWriter(w)
-		cw.Write(auditHeader)
-		for _, e := range es {
-			r := rec(e)
-			for i := 2; i < len(r); i++ {
-				r[i] = web.CSVSafe(r[i])
-			}
-			cw.Write(r)
-		}
-		cw.Flush()
-		return cw.Error()
-	}
-	enc := json.NewEncoder(w)
-	for _, e := range es {
-		m := map[string]any{}
-		for i, v := range rec(e) {
-			m[auditHeader[i]] = v
-		}
-		m["id"] = e.ID
-		if err := enc.Encode(m); err != nil {
-			return err
-		}
-	}
-	return nil
+	return table{header: auditHeader, rows: len(es),
+		row: func(i int) []string {
+			e := es[i]
+			return []string{strconv.FormatInt(e.ID, 10), e.At.UTC().Format(time.RFC3339), e.Actor, e.Action, e.Object, e.Detail}
+		},
+		safe:  []int{2, 3, 4, 5},
+		typed: func(i int, obj map[string]any) { obj["id"] = es[i].ID },
+	}.write(w, format)
 }

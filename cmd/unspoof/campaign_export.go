@@ -2,8 +2,6 @@ package main
 
 import (
 	"cmp"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -14,7 +12,6 @@ import (
 	"github.com/spf13/cobra"
 
 	"github.com/unspoof/unspoof"
-	"github.com/unspoof/unspoof/web"
 )
 
 // messageHeader is the columns of campaign export's CSV and the keys of its JSON Lines.
@@ -93,28 +90,9 @@ func messageRecord(m *unspoof.Message) []string {
 }
 
 func writeMessages(w io.Writer, format string, ms []*unspoof.Message) error {
-	if format == "csv" {
-		cw := csv.NewWriter(w)
-		cw.Write(messageHeader)
-		for _, m := range ms {
-			rec := messageRecord(m)
-			rec[3] = web.CSVSafe(rec[3]) // the SMSC's words
-			cw.Write(rec)
-		}
-		cw.Flush()
-		return cw.Error()
-	}
-	enc := json.NewEncoder(w)
-	for _, m := range ms {
-		rec := messageRecord(m)
-		obj := make(map[string]any, len(rec))
-		for i, k := range messageHeader {
-			obj[k] = rec[i]
-		}
-		obj["parts"], obj["delivered_parts"], obj["attempts"] = m.Parts, m.Delivered, m.Attempts
-		if err := enc.Encode(obj); err != nil {
-			return err
-		}
-	}
-	return nil
+	return table{header: messageHeader, rows: len(ms), row: func(i int) []string { return messageRecord(ms[i]) },
+		safe: []int{3}, // the reason: the SMSC's words
+		typed: func(i int, obj map[string]any) {
+			obj["parts"], obj["delivered_parts"], obj["attempts"] = ms[i].Parts, ms[i].Delivered, ms[i].Attempts
+		}}.write(w, format)
 }

@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"encoding/csv"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -13,6 +15,7 @@ import (
 	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/postgres"
 	"github.com/unspoof/unspoof/sqlite"
+	"github.com/unspoof/unspoof/web"
 )
 
 // isPostgres reports whether a --db value names a PostgreSQL server.
@@ -26,6 +29,47 @@ func (g *globals) openStore(ctx context.Context) (unspoof.EvidenceStore, error) 
 		return postgres.Open(ctx, g.db)
 	}
 	return sqlite.Open(ctx, g.db)
+}
+
+// table is what an export writes, as CSV (the header line first) or JSON Lines (an object a
+// row, keyed by the header): rows rows, row(i) giving row i as text.
+type table struct {
+	header []string
+	rows   int
+	row    func(i int) []string
+	safe   []int                     // CSV columns of text from outside, defused with web.CSVSafe
+	typed  func(int, map[string]any) // if set, puts the JSON values that are numbers or booleans
+}
+
+func (t table) write(w io.Writer, format string) error {
+	if format == "csv" {
+		cw := csv.NewWriter(w)
+		cw.Write(t.header)
+		for i := range t.rows {
+			r := t.row(i)
+			for _, c := range t.safe {
+				r[c] = web.CSVSafe(r[c])
+			}
+			cw.Write(r)
+		}
+		cw.Flush()
+		return cw.Error()
+	}
+	enc := json.NewEncoder(w)
+	for i := range t.rows {
+		r := t.row(i)
+		obj := make(map[string]any, len(r))
+		for c, k := range t.header {
+			obj[k] = r[c]
+		}
+		if t.typed != nil {
+			t.typed(i, obj)
+		}
+		if err := enc.Encode(obj); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // export runs write on stdout, or, with out set, on a file that appears at out only once write

@@ -3,8 +3,6 @@ package main
 import (
 	"cmp"
 	"context"
-	"encoding/csv"
-	"encoding/json"
 	"fmt"
 	"io"
 	"slices"
@@ -470,32 +468,14 @@ The file holds full phone numbers: personal data, to be handled as such.`,
 }
 
 func writeVictims(w io.Writer, format string, vs []*unspoof.Victim) error {
-	if format == "csv" {
-		cw := csv.NewWriter(w)
-		cw.Write(exportHeader)
-		for _, v := range vs {
-			cw.Write(exportRecord(v))
-		}
-		cw.Flush()
-		return cw.Error()
-	}
-	enc := json.NewEncoder(w)
-	for _, v := range vs {
-		rec := exportRecord(v)
-		m := make(map[string]any, len(rec))
-		for i, k := range exportHeader {
-			m[k] = rec[i]
-		}
-		// Numbers and booleans as JSON numbers and booleans.
-		for _, k := range []string{"rank", "calls", "answered_calls", "long_calls", "talk_s", "longest_s", "accounts",
-			"long_accounts", "caller_long_calls", "orgs", "org_calls", "bank_calls", "identified_long_calls"} {
-			m[k], _ = strconv.ParseInt(m[k].(string), 10, 64)
-		}
-		m["score"] = v.Score
-		m["valid"], m["fictional"], m["identified"] = v.Valid, v.Fictional, v.Identified
-		if err := enc.Encode(m); err != nil {
-			return err
-		}
-	}
-	return nil
+	return table{header: exportHeader, rows: len(vs), row: func(i int) []string { return exportRecord(vs[i]) },
+		typed: func(i int, m map[string]any) {
+			v := vs[i]
+			for _, k := range []string{"rank", "calls", "answered_calls", "long_calls", "talk_s", "longest_s", "accounts",
+				"long_accounts", "caller_long_calls", "orgs", "org_calls", "bank_calls", "identified_long_calls"} {
+				m[k], _ = strconv.ParseInt(m[k].(string), 10, 64)
+			}
+			m["score"] = v.Score
+			m["valid"], m["fictional"], m["identified"] = v.Valid, v.Fictional, v.Identified
+		}}.write(w, format)
 }
