@@ -205,9 +205,10 @@ type frontEnd struct {
 	close func(ctx context.Context) error
 }
 
-// httpFrontEnd serves the engine's HTTP/JSON API on addr.
-func httpFrontEnd(addr string, e *screen.Engine, reg prometheus.Gatherer, logger *slog.Logger) frontEnd {
-	srv := &screen.Server{Addr: addr, Screener: e, Gatherer: reg, Logger: logger.With("component", "screen-http")}
+// httpFrontEnd serves the engine's HTTP/JSON API on addr, with the HTTP server impl
+// (screen.FastHTTP or screen.NetHTTP).
+func httpFrontEnd(addr, impl string, e *screen.Engine, reg prometheus.Gatherer, logger *slog.Logger) frontEnd {
+	srv := &screen.Server{Addr: addr, HTTP: impl, Screener: e, Gatherer: reg, Logger: logger.With("component", "screen-http")}
 	return frontEnd{
 		name: "HTTP",
 		open: func() (string, error) {
@@ -224,6 +225,7 @@ func newScreenServeCmd(g *globals) *cobra.Command {
 	var (
 		f        screenFlags
 		httpAddr string
+		httpImpl string
 		sipAddr  string
 		intl     []string
 		watch    time.Duration
@@ -248,6 +250,9 @@ after the calls in hand are answered.`,
 			if watch < 0 {
 				return usageError{fmt.Errorf("--watch must not be negative, got %s", watch)}
 			}
+			if httpImpl != screen.FastHTTP && httpImpl != screen.NetHTTP {
+				return usageError{fmt.Errorf("--http-server must be %s or %s, not %q", screen.FastHTTP, screen.NetHTTP, httpImpl)}
+			}
 			// SIGHUP reloads the lists; caught from the start, so that an early one does not kill
 			// the process (its default).
 			hup := make(chan os.Signal, 1)
@@ -265,7 +270,7 @@ after the calls in hand are answered.`,
 			}
 			logDNO(g.logger, e)
 
-			fronts := []frontEnd{httpFrontEnd(httpAddr, e, reg, g.logger)}
+			fronts := []frontEnd{httpFrontEnd(httpAddr, httpImpl, e, reg, g.logger)}
 			if sipAddr != "" {
 				var prefixes []netip.Prefix
 				for _, c := range intl {
@@ -307,6 +312,7 @@ after the calls in hand are answered.`,
 	}
 	f.add(cmd)
 	cmd.Flags().StringVar(&httpAddr, "http", "127.0.0.1:8080", "address of the HTTP API (:0 picks a free port)")
+	cmd.Flags().StringVar(&httpImpl, "http-server", screen.FastHTTP, "HTTP server of the API: fasthttp (faster) or net/http (Go's own; same answers)")
 	cmd.Flags().StringVar(&sipAddr, "sip", "", "also serve the SIP redirect interface on this address, UDP and TCP (:0 picks a free port; docs/api/sip.md)")
 	cmd.Flags().StringSliceVar(&intl, "international-peer", nil, "SIP: source address ranges (CIDR) of international peers, whose calls are international ingress")
 	cmd.Flags().DurationVar(&watch, "watch", 2*time.Second, "how often to look for changed list files (0: only on SIGHUP)")
