@@ -18,10 +18,14 @@ import (
 	"github.com/unspoof/unspoof/screen"
 )
 
-// openServer serves s over a real listener on a free loopback port until the test ends.
-func openServer(t *testing.T, s unspoof.Screener) *screen.Server {
+// httpServers are the HTTP servers a screen.Server runs; every test of the server runs on each.
+var httpServers = []string{screen.FastHTTP, screen.NetHTTP}
+
+// openServer serves s on the HTTP server impl over a real listener on a free loopback port until
+// the test ends.
+func openServer(t *testing.T, impl string, s unspoof.Screener) *screen.Server {
 	t.Helper()
-	srv := &screen.Server{Addr: "127.0.0.1:0", Screener: s}
+	srv := &screen.Server{Addr: "127.0.0.1:0", HTTP: impl, Screener: s}
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -51,8 +55,17 @@ func post(t *testing.T, url, contentType, body string) (*http.Response, []byte) 
 
 func TestServerScreen(t *testing.T) {
 	t.Parallel()
+	for _, impl := range httpServers {
+		t.Run(impl, func(t *testing.T) {
+			t.Parallel()
+			testServerScreen(t, impl)
+		})
+	}
+}
+
+func testServerScreen(t *testing.T, impl string) {
 	e, reg := setup(t, screen.Config{Verifier: &fakeVerifier{res: passed}})
-	srv := &screen.Server{Addr: "127.0.0.1:0", Screener: e, Gatherer: reg}
+	srv := &screen.Server{Addr: "127.0.0.1:0", HTTP: impl, Screener: e, Gatherer: reg}
 	if err := srv.Open(); err != nil {
 		t.Fatal(err)
 	}
@@ -124,8 +137,17 @@ func TestServerScreen(t *testing.T) {
 // TestServerErrors: every error is an ErrorJSON whose code matches the status.
 func TestServerErrors(t *testing.T) {
 	t.Parallel()
+	for _, impl := range httpServers {
+		t.Run(impl, func(t *testing.T) {
+			t.Parallel()
+			testServerErrors(t, impl)
+		})
+	}
+}
+
+func testServerErrors(t *testing.T, impl string) {
 	e, _ := setup(t, screen.Config{})
-	srv := openServer(t, e)
+	srv := openServer(t, impl, e)
 	for _, tc := range []struct {
 		method, path, ctype, body string
 		status                    int
@@ -180,11 +202,20 @@ func (f screenerFunc) Screen(ctx context.Context, r *unspoof.ScreenRequest) *uns
 // holds.
 func TestServerAnyScreener(t *testing.T) {
 	t.Parallel()
+	for _, impl := range httpServers {
+		t.Run(impl, func(t *testing.T) {
+			t.Parallel()
+			testServerAnyScreener(t, impl)
+		})
+	}
+}
+
+func testServerAnyScreener(t *testing.T, impl string) {
 	s := screenerFunc(func(ctx context.Context, r *unspoof.ScreenRequest) *unspoof.Verdict {
 		return &unspoof.Verdict{Action: unspoof.ActionFlag, Verstat: unspoof.VerstatNone, From: r.From,
 			Reasons: []unspoof.Reason{{Code: "x", Rule: "test", Detail: "quote \" backslash \\ <b>&\n\x01 é \xff \u2028"}}}
 	})
-	srv := openServer(t, s)
+	srv := openServer(t, impl, s)
 	resp, b := post(t, srv.URL()+"/v1/screen", "application/json; charset=utf-8", `{"from":"HSBC","to":"+447400999888","call_id":"\u0000"}`)
 	var v screen.VerdictJSON
 	if err := json.Unmarshal(b, &v); err != nil || resp.StatusCode != 200 {
@@ -305,7 +336,7 @@ func TestOpenAPI(t *testing.T) {
 
 	// The handler's real answer has exactly the documented fields.
 	e, _ := setup(t, screen.Config{})
-	srv := openServer(t, e)
+	srv := openServer(t, screen.FastHTTP, e)
 	_, b := post(t, srv.URL()+"/v1/screen", "application/json", `{"from":"+443005551234","to":"+447400999888"}`)
 	var m map[string]any
 	if err := json.Unmarshal(b, &m); err != nil {

@@ -1,7 +1,7 @@
 // Command emptyhttp is bench/screen/run.sh's baseline: an HTTP server whose every answer is the
 // same verdict, written without reading the request or screening anything. What it sustains is
-// the ceiling of an HTTP server (net/http or fasthttp, as unspoof screen serve runs them) on the
-// machine, whatever the handler does.
+// the ceiling of an HTTP server (net/http or fasthttp, with the timeouts and limits unspoof
+// screen serve gives them: screen.Server.Open) on the machine, whatever the handler does.
 //
 // Usage: emptyhttp -server fasthttp|net/http -addr 127.0.0.1:0
 //
@@ -16,6 +16,7 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"time"
 
 	"github.com/valyala/fasthttp"
 )
@@ -36,17 +37,22 @@ func main() {
 	body := []byte(verdict)
 	switch *server {
 	case "fasthttp":
-		s := &fasthttp.Server{NoDefaultServerHeader: true, Handler: func(ctx *fasthttp.RequestCtx) {
-			ctx.Response.Header.SetContentType("application/json")
-			ctx.Response.SetBody(body)
-		}}
+		s := &fasthttp.Server{NoDefaultServerHeader: true, ReadBufferSize: 16 << 10, ReadTimeout: 10 * time.Second,
+			WriteTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxRequestBodySize: 64 << 10, CloseOnShutdown: true,
+			Handler: func(ctx *fasthttp.RequestCtx) {
+				ctx.Response.Header.SetContentType("application/json")
+				ctx.Response.SetBody(body)
+			}}
 		err = s.Serve(ln)
 	case "net/http":
-		err = http.Serve(ln, http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-			io.Copy(io.Discard, r.Body) // net/http would read the rest itself
-			w.Header()["Content-Type"] = []string{"application/json"}
-			w.Write(body)
-		}))
+		s := &http.Server{ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, WriteTimeout: 10 * time.Second,
+			IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.Copy(io.Discard, r.Body) // net/http would read the rest itself
+				w.Header()["Content-Type"] = []string{"application/json"}
+				w.Write(body)
+			})}
+		err = s.Serve(ln)
 	default:
 		err = fmt.Errorf("-server %q: fasthttp or net/http", *server)
 	}
