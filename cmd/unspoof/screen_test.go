@@ -192,6 +192,7 @@ func TestScreenUsage(t *testing.T) {
 		{[]string{"screen", "check", "--from", "1", "--to", "2", "--dno", filepath.Join(dir, "none.csv")}, "none.csv"},
 		{[]string{"screen", "serve", "--http", "127.0.0.1:0", "--dno", bad}, `DNO list line 4: number "not a number"`},
 		{[]string{"screen", "serve", "--http", "256.0.0.1:0"}, "--http"},
+		{[]string{"screen", "serve", "--http", "127.0.0.1:0", "--http-server", "nginx"}, "--http-server must be fasthttp or net/http"},
 		{[]string{"screen", "export-egress"}, "no accounts file"},
 		{[]string{"screen", "export-dno", "--prefix", "44"}, "--prefix"},
 	} {
@@ -444,5 +445,72 @@ func TestScreenServeReload(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestScreenServeHTTPServers: "screen serve" answers the same on either --http-server: verdicts,
+// errors, health and metrics, status, content type and body alike (but the engine's time).
+func TestScreenServeHTTPServers(t *testing.T) {
+	t.Parallel()
+	dno := filepath.Join(t.TempDir(), "dno.csv")
+	screenWriteList(t, dno, screenDNOv1)
+	type exchange struct{ method, path, ctype, body string }
+	exchanges := []exchange{
+		{"POST", "/v1/screen", "application/json", `{"from":"+443005551234","to":"+447400123456","ingress":"international","call_id":"a"}`},
+		{"POST", "/v1/screen", "application/json; charset=utf-8", `{"from":"07400 123456","to":"+447400999888","trunk":"t1"}`},
+		{"POST", "/v1/screen", "", `{"from":"anonymous","to":"+447400999888"}`},
+		{"POST", "/v1/screen", "application/json", `{"from":`},
+		{"POST", "/v1/screen", "application/json", `{"from":"1","to":"2","source-ip":"x"}`},
+		{"POST", "/v1/screen", "application/json", `{"from":"` + strings.Repeat("1", 70<<10) + `","to":"1"}`},
+		{"POST", "/v1/screen", "text/plain", `{}`},
+		{"GET", "/v1/screen", "", ""},
+		{"PUT", "/healthz", "", ""},
+		{"GET", "/v2/screen", "", ""},
+		{"GET", "/healthz", "", ""},
+	}
+	answers := map[string][]string{}
+	for _, impl := range []string{screen.NetHTTP, screen.FastHTTP} {
+		s := startScreenServe(t, "--dno", dno, "--watch", "0", "--http-server", impl)
+		for _, x := range exchanges {
+			req, err := http.NewRequest(x.method, s.url+x.path, strings.NewReader(x.body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if x.ctype != "" {
+				req.Header.Set("Content-Type", x.ctype)
+			}
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				t.Fatalf("%s: %s %s: %v", impl, x.method, x.path, err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			body := string(b)
+			if i := strings.Index(body, `"latency_us":`); i >= 0 {
+				body = body[:i] // the engine's time differs
+			}
+			answers[impl] = append(answers[impl], fmt.Sprintf("%d %s %s %s", resp.StatusCode, resp.Header.Get("Content-Type"), resp.Header.Get("Allow"), body))
+		}
+		resp, err := http.Get(s.url + "/metrics")
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		// Three verdicts: one blocked by the DNO list, two allowed.
+		for _, want := range []string{`unspoof_screen_verdicts_total{action="block",reason="dno"} 1`,
+			`unspoof_screen_verdicts_total{action="allow",reason="none"} 2`, "process_cpu_seconds_total"} {
+			if !strings.Contains(string(b), want) {
+				t.Errorf("%s: metrics lack %s", impl, want)
+			}
+		}
+	}
+	for i, x := range exchanges {
+		if n, f := answers[screen.NetHTTP][i], answers[screen.FastHTTP][i]; n != f {
+			t.Errorf("%s %s %.40s:\nnet/http: %s\nfasthttp: %s", x.method, x.path, x.body, n, f)
+		}
+	}
+	if got := answers[screen.FastHTTP][0]; !strings.HasPrefix(got, `200 application/json  {"call_id":"a","action":"block"`) {
+		t.Errorf("first answer: %s", got)
 	}
 }
