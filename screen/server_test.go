@@ -16,6 +16,7 @@ import (
 
 	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/screen"
+	"github.com/valyala/fasthttp"
 )
 
 // httpServers are the HTTP servers a screen.Server runs; every test of the server runs on each.
@@ -465,8 +466,8 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(b []byte) (int, error) { return len(b), nil }
 func (w *discardWriter) WriteHeader(int)             {}
 
-// BenchmarkHandler times POST /v1/screen's handler without the network: decoding the body,
-// screening (every rule on), encoding the verdict.
+// BenchmarkHandler times POST /v1/screen's net/http handler without the network: decoding the
+// body, screening (every rule on), encoding the verdict.
 func BenchmarkHandler(b *testing.B) {
 	e, _ := setup(b, screen.Config{Now: benchClock()})
 	h := (&screen.Server{Screener: e}).Handler()
@@ -486,5 +487,32 @@ func BenchmarkHandler(b *testing.B) {
 		req.Body = io.NopCloser(rd)
 		h.ServeHTTP(w, req)
 		i++
+	}
+}
+
+// BenchmarkFastHandler is BenchmarkHandler on the FastHTTP server's handler: the request as
+// fasthttp has read it, the response as it would write it.
+func BenchmarkFastHandler(b *testing.B) {
+	e, _ := setup(b, screen.Config{Now: benchClock()})
+	h := screen.FastHandler(&screen.Server{Screener: e})
+	reqs := benchRequests(1 << 12)
+	bodies := make([][]byte, len(reqs))
+	for i, r := range reqs {
+		bodies[i], _ = json.Marshal(screen.ScreenRequestJSON{From: r.From, To: r.To, SourceIP: r.SourceIP, Trunk: r.Trunk, CallID: r.CallID})
+	}
+	var ctx fasthttp.RequestCtx
+	ctx.Request.Header.SetMethod("POST")
+	ctx.Request.SetRequestURI("/v1/screen")
+	ctx.Request.Header.SetContentType("application/json")
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		ctx.Request.SetBodyRaw(bodies[i&(len(bodies)-1)])
+		ctx.Response.Reset()
+		h(&ctx)
+		i++
+	}
+	if ctx.Response.StatusCode() != 200 {
+		b.Fatalf("%d %s", ctx.Response.StatusCode(), ctx.Response.Body())
 	}
 }
