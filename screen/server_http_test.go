@@ -138,6 +138,17 @@ func TestServerHTTP(t *testing.T) {
 				t.Errorf("not HTTP: %s %s", resp.Status, body)
 			}
 
+			// Expect: 100-continue (curl sends it for bodies over 1 KiB): 100, then the verdict.
+			c = dial(t, srv)
+			c.send(fmt.Sprintf("POST /v1/screen HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: %d\r\n\r\n", len(callBody)))
+			if resp, body := c.read("POST"); resp.StatusCode != 100 {
+				t.Errorf("Expect: 100-continue: %s %s", resp.Status, body)
+			}
+			c.send(callBody)
+			if resp, body := c.read("POST"); resp.StatusCode != 200 || !strings.Contains(body, `"call_id":"k"`) {
+				t.Errorf("after 100 Continue: %s %s", resp.Status, body)
+			}
+
 			// HEAD /healthz: the headers of GET, no body.
 			c = dial(t, srv)
 			c.send("HEAD /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
