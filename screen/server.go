@@ -31,6 +31,12 @@ const MaxRequestBytes = 64 << 10
 // maxHeaderBytes is the most a request's line and headers may hold.
 const maxHeaderBytes = 16 << 10
 
+// maxReadBytes is the most of a body fasthttp reads before giving up on the request. Bodies
+// between MaxRequestBytes and it are read whole and refused (413), so that a client still
+// writing one sees the answer rather than a reset connection, as net/http reads up to 256 KiB
+// of a body it refuses before closing.
+const maxReadBytes = 256 << 10
+
 // The HTTP servers a Server can run (Server.HTTP).
 const (
 	// FastHTTP is github.com/valyala/fasthttp, the default: on a 2-core machine it answers
@@ -112,7 +118,7 @@ func (s *Server) Open() error {
 		ReadTimeout:           readTimeout,
 		WriteTimeout:          writeTimeout,
 		IdleTimeout:           idleTimeout,
-		MaxRequestBodySize:    MaxRequestBytes,
+		MaxRequestBodySize:    maxReadBytes, // verdict refuses what is over MaxRequestBytes
 		CloseOnShutdown:       true, // answers given while stopping say Connection: close
 		Logger:                fastLogger{s.Logger},
 	}
@@ -303,7 +309,7 @@ func (s *Server) serveFast(ctx *fasthttp.RequestCtx) {
 		writeFastError(ctx, errUnsupported)
 		return
 	}
-	// fasthttp has read the body whole, refusing one over MaxRequestBytes (fastError). The
+	// fasthttp has read the body whole, refusing one over maxReadBytes (fastError). The
 	// engine gets a context of its own: a RequestCtx's Done is the server's stop, not the
 	// client's leaving, and a deadline under it would cost a goroutine.
 	if err := s.verdict(context.Background(), c, ctx.Request.Body()); err != nil {

@@ -28,8 +28,8 @@
 #   --threads N       wrk threads (default 1: wrk and the server share this machine's cores)
 #   --gomaxprocs N    GOMAXPROCS of the server (default: all cores)
 #   --cpus LIST       pin the server to these CPUs and wrk to the others (taskset), e.g. 0
-#   --quiet S         before each measured run, wait up to S seconds for the 1-minute load
-#                     average to fall below 1 (default 0)
+#   --quiet S         before each server's start, wait up to S seconds for the 1-minute load
+#                     average (the benchmark's own runs included) to fall below 1 (default 0)
 #   --profile DIR     write a CPU profile of each unspoof server (warm-up and run) to
 #                     DIR/cpu-SERVER-ROUND.pprof, and the binary to DIR/unspoof, for go tool pprof
 #
@@ -154,9 +154,9 @@ results=$work/results
 failed=0
 for round in $(seq "$rounds"); do
 	for name in "${server_list[@]}"; do
+		quiet_wait
 		start "$name" "$round"
 		wrk_run "$warmup" >/dev/null
-		quiet_wait
 		load=$(cut -d' ' -f1 /proc/loadavg)
 		cpu0=$(awk '{ print $14 + $15 }' "/proc/$server/stat")
 		out=$(wrk_run "$duration")

@@ -38,7 +38,7 @@ func main() {
 	switch *server {
 	case "fasthttp":
 		s := &fasthttp.Server{NoDefaultServerHeader: true, ReadBufferSize: 16 << 10, ReadTimeout: 10 * time.Second,
-			WriteTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxRequestBodySize: 64 << 10, CloseOnShutdown: true,
+			WriteTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxRequestBodySize: 256 << 10, CloseOnShutdown: true,
 			Handler: func(ctx *fasthttp.RequestCtx) {
 				ctx.Response.Header.SetContentType("application/json")
 				ctx.Response.SetBody(body)
