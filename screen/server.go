@@ -119,7 +119,7 @@ func (s *Server) Open() error {
 		WriteTimeout:          writeTimeout,
 		IdleTimeout:           idleTimeout,
 		MaxRequestBodySize:    maxReadBytes, // verdict refuses what is over MaxRequestBytes
-		CloseOnShutdown:       true, // answers given while stopping say Connection: close
+		CloseOnShutdown:       true,         // answers given while stopping say Connection: close
 		Logger:                fastLogger{s.Logger},
 	}
 	go func() { s.done <- s.fast.Serve(ln) }()
