@@ -11,7 +11,9 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"regexp"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 	"unicode/utf8"
@@ -339,10 +341,44 @@ func (s *Server) fastError(ctx *fasthttp.RequestCtx, err error) {
 	writeFastError(ctx, err)
 }
 
-// fastLogger writes fasthttp's messages (about connections, never calls) as warnings.
+// fastLogger writes fasthttp's messages as warnings. Those about a request it could not read
+// quote the request, which may hold phone numbers: at warning level the quote is cut and every
+// number is masked (Mask); the message as fasthttp wrote it is logged at debug level.
 type fastLogger struct{ l *slog.Logger }
 
-func (f fastLogger) Printf(format string, args ...any) { f.l.Warn(fmt.Sprintf(format, args...)) }
+func (f fastLogger) Printf(format string, args ...any) {
+	msg := fmt.Sprintf(format, args...)
+	if err, ok := args[len(args)-1].(error); ok && len(args) == 3 && strings.HasPrefix(format, "error when serving connection") {
+		f.l.Warn("HTTP request not served", "remote", fmt.Sprint(args[1]), "err", redact(err.Error()))
+	} else {
+		f.l.Warn(redact(msg))
+	}
+	f.l.Debug(msg)
+}
+
+// numberLike is what redact masks: digits, maybe with spaces, dashes and brackets between them
+// (not dots: IP addresses stay).
+var numberLike = regexp.MustCompile(`\+?\d[\d \-()]*\d`)
+
+// redact cuts a fasthttp error message before the request it quotes and masks every run of seven
+// digits or more in what is left.
+func redact(msg string) string {
+	if i := strings.Index(msg, ": buffer size="); i >= 0 {
+		msg = msg[:i]
+	}
+	return numberLike.ReplaceAllStringFunc(msg, func(n string) string {
+		digits := 0
+		for _, c := range n {
+			if c >= '0' && c <= '9' {
+				digits++
+			}
+		}
+		if digits < 7 {
+			return n
+		}
+		return Mask(n)
+	})
+}
 
 // readRequest decodes and checks a POST /v1/screen body into in.
 func readRequest(body []byte, in *ScreenRequestJSON) error {

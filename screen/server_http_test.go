@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"strings"
@@ -370,6 +371,61 @@ func TestServerLoad(t *testing.T) {
 					t.Errorf("metrics lack %s", want)
 				}
 			}
+		})
+	}
+}
+
+// syncBuffer is a log destination safe for the server's goroutines.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// TestServerLogsNoNumbers: a request the server cannot read is answered 400 and logged (by
+// fasthttp) without the phone numbers it holds, above debug level.
+func TestServerLogsNoNumbers(t *testing.T) {
+	t.Parallel()
+	for _, impl := range httpServers {
+		t.Run(impl, func(t *testing.T) {
+			t.Parallel()
+			var logs syncBuffer
+			e, _ := setup(t, screen.Config{})
+			srv := &screen.Server{Addr: "127.0.0.1:0", HTTP: impl, Screener: e, Logger: slog.New(slog.NewTextHandler(&logs, nil))}
+			if err := srv.Open(); err != nil {
+				t.Fatal(err)
+			}
+			for _, raw := range []string{
+				"POST /v1/screen HTTP/1.1\r\nHost: x\r\nBad header +44 7400 123456\r\nContent-Length: 2\r\n\r\n{}",
+				"GARBAGE +447400123456\r\n\r\n",
+				"POST /v1/screen HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n{\"from\":\"07400123456\"}",
+			} {
+				c := dial(t, srv)
+				c.send(raw)
+				if resp, body := c.read("POST"); resp.StatusCode != 400 {
+					t.Errorf("%q: %s %s", raw, resp.Status, body)
+				}
+			}
+			srv.Close(context.Background())
+			got := logs.String()
+			if strings.Contains(strings.NewReplacer(" ", "", `\`, "", `"`, "").Replace(got), "7400123456") {
+				t.Errorf("a number in full in the log:\n%s", got)
+			}
+			if impl == screen.FastHTTP && !strings.Contains(got, `level=WARN msg="HTTP request not served" remote=127.0.0.1:`) {
+				t.Errorf("no warning of the requests not served:\n%s", got)
+			}
+			t.Logf("%s", got)
 		})
 	}
 }
