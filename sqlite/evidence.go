@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -249,10 +250,15 @@ func (l *loader) flush(ctx context.Context) error {
 	if err := l.flushCalls(ctx); err != nil {
 		return err
 	}
-	if len(l.indexes) > 0 {
-		if _, err := l.tx.ExecContext(ctx, `PRAGMA threads = 2`); err != nil {
-			return err
-		}
+	if len(l.indexes) == 0 {
+		return nil
+	}
+	// SQLite sorts an index's keys in runs of at most cache_size bytes (128 MiB); with helper
+	// threads it sorts and writes each full run in the background while the writer goes on
+	// reading the table, and merges the runs in parallel. A load of millions of calls makes
+	// several runs per index.
+	if _, err := l.tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA threads = %d`, min(runtime.NumCPU(), 8))); err != nil {
+		return fmt.Errorf("rebuild index: %w", err)
 	}
 	for _, def := range l.indexes {
 		if _, err := l.tx.ExecContext(ctx, def); err != nil {
