@@ -253,13 +253,21 @@ func (l *loader) flush(ctx context.Context) error {
 	if len(l.indexes) == 0 {
 		return nil
 	}
-	// SQLite sorts an index's keys in runs of at most cache_size bytes (128 MiB); with helper
-	// threads it sorts and writes each full run in the background while the writer goes on
-	// reading the table, and merges the runs in parallel. A load of millions of calls makes
-	// several runs per index.
-	if _, err := l.tx.ExecContext(ctx, fmt.Sprintf(`PRAGMA threads = %d`, min(runtime.NumCPU(), 8))); err != nil {
-		return fmt.Errorf("rebuild index: %w", err)
+	// SQLite sorts an index's keys in runs of at most cache_size bytes; with helper threads it
+	// sorts and writes each full run in the background while the writer goes on reading the
+	// table, then merges the runs in parallel. Runs of 32 MiB, rather than the connection's 128,
+	// keep the helpers busy and bound the memory of the rebuild (each thread holds a run). Both
+	// settings are put back for the connection's other work.
+	for _, p := range []string{fmt.Sprintf(`PRAGMA threads = %d`, min(runtime.NumCPU(), 8)), `PRAGMA cache_size = -32768`} {
+		if _, err := l.tx.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("rebuild index: %w", err)
+		}
 	}
+	defer func() {
+		// These only set a value on the connection; they fail only if it is gone.
+		l.tx.ExecContext(context.WithoutCancel(ctx), `PRAGMA threads = 0`)
+		l.tx.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+cacheSize)
+	}()
 	for _, def := range l.indexes {
 		if _, err := l.tx.ExecContext(ctx, def); err != nil {
 			return fmt.Errorf("rebuild index: %w", err)
