@@ -10,14 +10,21 @@ import (
 	"github.com/unspoof/unspoof"
 )
 
-func TestBulkInsertRefusedOutsideTransaction(t *testing.T) {
-	t.Parallel()
+// setup opens a fresh store in a temporary directory.
+func setup(t *testing.T) (context.Context, *DB) {
+	t.Helper()
 	ctx := context.Background()
 	db, err := Open(ctx, filepath.Join(t.TempDir(), "unspoof.db"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer db.Close()
+	t.Cleanup(func() { db.Close() })
+	return ctx, db
+}
+
+func TestBulkInsertRefusedOutsideTransaction(t *testing.T) {
+	t.Parallel()
+	ctx, db := setup(t)
 	conn, err := db.w.Conn(ctx)
 	if err != nil {
 		t.Fatal(err)
@@ -42,12 +49,7 @@ func TestBulkInsertRefusedOutsideTransaction(t *testing.T) {
 // nothing of the load stays.
 func TestBulkInsertConstraintFailsLoad(t *testing.T) {
 	t.Parallel()
-	ctx := context.Background()
-	db, err := Open(ctx, filepath.Join(t.TempDir(), "unspoof.db"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer db.Close()
+	ctx, db := setup(t)
 	var account int64
 	must := func(err error) {
 		t.Helper()
@@ -61,7 +63,7 @@ func TestBulkInsertConstraintFailsLoad(t *testing.T) {
 		account = a.ID
 		return err
 	}))
-	err = db.Load(ctx, &unspoof.Source{Kind: unspoof.KindCalls, Name: "c.csv", SHA256: "c"}, func(l unspoof.Loader) error {
+	err := db.Load(ctx, &unspoof.Source{Kind: unspoof.KindCalls, Name: "c.csv", SHA256: "c"}, func(l unspoof.Loader) error {
 		for i := range 3000 {
 			id := account
 			if i == 2500 {
