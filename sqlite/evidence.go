@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"runtime"
 	"strings"
 	"time"
 
@@ -18,7 +19,12 @@ func (db *DB) Load(ctx context.Context, src *unspoof.Source, fn func(unspoof.Loa
 	} else if unspoof.ErrorCode(err) != unspoof.ENOTFOUND {
 		return err
 	}
-	tx, err := db.w.BeginTx(ctx, nil)
+	conn, err := db.w.Conn(ctx)
+	if err != nil {
+		return fmt.Errorf("connect: %w", err)
+	}
+	defer conn.Close()
+	tx, err := conn.BeginTx(ctx, nil)
 	if err != nil {
 		return fmt.Errorf("begin: %w", err)
 	}
@@ -37,7 +43,7 @@ func (db *DB) Load(ctx context.Context, src *unspoof.Source, fn func(unspoof.Loa
 		return err
 	}
 
-	l := &loader{tx: tx, sourceID: src.ID, size: src.Size}
+	l := &loader{conn: conn, tx: tx, sourceID: src.ID, size: src.Size}
 	defer l.close()
 	if err := fn(l); err != nil {
 		src.ID = 0
@@ -63,30 +69,21 @@ func (db *DB) Load(ctx context.Context, src *unspoof.Source, fn func(unspoof.Loa
 	return nil
 }
 
-// callBatch is how many calls one INSERT statement carries: fewer round trips through
-// database/sql, well under SQLite's limit of 32766 parameters.
-const callBatch = 128
-
-const callCols = 14
-
-const insertCallRow = `(?,?,?,?,?,?,?,?,?,?,?,?,?,?)`
-
-const insertCallHead = `INSERT INTO calls (external_id, account_id, started_at, duration_s, status, cli_raw, cli_e164,
-	callee_raw, callee_e164, callee_region, callee_type, callee_valid, source_id, source_row) VALUES `
+// callBatch is how many calls one cgo call inserts (bulkCalls).
+const callBatch = 2048
 
 // loader writes one source's rows inside its transaction.
 type loader struct {
+	conn     *sql.Conn // the transaction's connection, for the bulk insert of calls
 	tx       *sql.Tx
 	sourceID int64
 
 	size int64 // of the source file, to judge whether to defer index upkeep
 
-	calls     []any
-	nCalls    int
+	calls     callRows
+	callStmt  bulkStmt
 	started   bool     // a call has been added
 	indexes   []string // CREATE INDEX statements dropped for the load, to run at its end
-	callBulk  *sql.Stmt
-	callOne   *sql.Stmt
 	account   *sql.Stmt
 	payment   *sql.Stmt
 	complaint *sql.Stmt
@@ -94,11 +91,12 @@ type loader struct {
 }
 
 func (l *loader) close() {
-	for _, s := range []*sql.Stmt{l.callBulk, l.callOne, l.account, l.payment, l.complaint} {
+	for _, s := range []*sql.Stmt{l.account, l.payment, l.complaint} {
 		if s != nil {
 			s.Close()
 		}
 	}
+	l.callStmt.finalize(l.conn)
 }
 
 func (l *loader) prepare(ctx context.Context, p **sql.Stmt, query string) (*sql.Stmt, error) {
@@ -151,35 +149,16 @@ func (l *loader) AddCall(ctx context.Context, c *unspoof.Call) error {
 		}
 	}
 	c.SourceID = l.sourceID
-	l.calls = append(l.calls, c.ExternalID, c.AccountID, c.StartedAt.Unix(), int64(c.Duration/time.Second), c.Status,
-		c.CLI.Raw, nullString(c.CLI.E164), c.Callee.Raw, c.Callee.E164, c.Callee.Region, c.Callee.LineType,
-		boolInt(c.Callee.Valid), l.sourceID, c.SourceRow)
-	l.nCalls++
-	if l.nCalls == callBatch {
+	l.calls.add(c)
+	if l.calls.n == callBatch {
 		return l.flushCalls(ctx)
 	}
 	return nil
 }
 
 func (l *loader) flushCalls(ctx context.Context) error {
-	if l.nCalls == 0 {
-		return nil
-	}
-	var err error
-	if l.nCalls == callBatch {
-		var s *sql.Stmt
-		s, err = l.prepare(ctx, &l.callBulk, insertCallHead+strings.Repeat(insertCallRow+",", callBatch-1)+insertCallRow)
-		if err == nil {
-			_, err = s.ExecContext(ctx, l.calls...)
-		}
-	} else {
-		var s *sql.Stmt
-		s, err = l.prepare(ctx, &l.callOne, insertCallHead+insertCallRow)
-		for i := 0; err == nil && i < l.nCalls; i++ {
-			_, err = s.ExecContext(ctx, l.calls[i*callCols:(i+1)*callCols]...)
-		}
-	}
-	l.calls, l.nCalls = l.calls[:0], 0
+	err := l.callStmt.insertCalls(ctx, l.conn, &l.calls, l.sourceID)
+	l.calls.reset()
 	if err != nil {
 		return fmt.Errorf("insert calls: %w", translate(err))
 	}
@@ -271,6 +250,24 @@ func (l *loader) flush(ctx context.Context) error {
 	if err := l.flushCalls(ctx); err != nil {
 		return err
 	}
+	if len(l.indexes) == 0 {
+		return nil
+	}
+	// SQLite sorts an index's keys in runs of at most cache_size bytes; with helper threads it
+	// sorts and writes each full run in the background while the writer goes on reading the
+	// table, then merges the runs in parallel. Runs of 32 MiB, rather than the connection's 128,
+	// keep the helpers busy and bound the memory of the rebuild (each thread holds a run). Both
+	// settings are put back for the connection's other work.
+	for _, p := range []string{fmt.Sprintf(`PRAGMA threads = %d`, min(runtime.NumCPU(), 8)), `PRAGMA cache_size = -32768`} {
+		if _, err := l.tx.ExecContext(ctx, p); err != nil {
+			return fmt.Errorf("rebuild index: %w", err)
+		}
+	}
+	defer func() {
+		// These only set a value on the connection; they fail only if it is gone.
+		l.tx.ExecContext(context.WithoutCancel(ctx), `PRAGMA threads = 0`)
+		l.tx.ExecContext(context.WithoutCancel(ctx), `PRAGMA cache_size = `+cacheSize)
+	}()
 	for _, def := range l.indexes {
 		if _, err := l.tx.ExecContext(ctx, def); err != nil {
 			return fmt.Errorf("rebuild index: %w", err)

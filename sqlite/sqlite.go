@@ -59,6 +59,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	return db, nil
 }
 
+// cacheSize is each connection's page cache: 128 MiB.
+const cacheSize = "-131072"
+
 // dsn builds the connection string: busy_timeout is set first so that every later pragma
 // waits for a lock rather than failing.
 func dsn(path string, readOnly bool) string {
@@ -67,7 +70,7 @@ func dsn(path string, readOnly bool) string {
 	q.Set("_journal_mode", "WAL")
 	q.Set("_foreign_keys", "on")
 	q.Set("_synchronous", "NORMAL")
-	q.Set("_cache_size", "-131072") // 128 MiB of page cache
+	q.Set("_cache_size", cacheSize)
 	if readOnly {
 		q.Set("mode", "ro")
 	} else {

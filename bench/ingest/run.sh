@@ -13,7 +13,7 @@
 #
 # Usage: bench/ingest/run.sh [--scale S] [--small-scale S|0] [--seed N] [--bad-rows F]
 #                            [--engines LIST] [--cache DIR] [--timeout S] [--quiet S]
-#                            [--profile] [--keep]
+#                            [--baseline DIR] [--profile] [--keep]
 #   --scale S        simulator scale of the main run (default $UNSPOOF_BENCH_SCALE or 1.0: ~10M calls)
 #   --small-scale S  second, smaller scale for the memory comparison (default scale/10; 0: none)
 #   --seed N         simulator seed (default $UNSPOOF_BENCH_SEED or 1)
@@ -25,6 +25,8 @@
 #   --timeout S      limit on each step, in seconds (default $UNSPOOF_BENCH_TIMEOUT or 3600)
 #   --quiet S        before each measured step, wait up to S seconds for the 1-minute load average
 #                    to fall below half the cores, others' work skewing the figures (default 0)
+#   --baseline DIR   also build unspoof from the checkout DIR (e.g. main's) and run its SQLite
+#                    ingest next to this one's, interleaved, for a side-by-side comparison
 #   --profile        also CPU-profile the SQLite calls ingest (go test -bench in bench/ingest) on
 #                    the small dataset and print the top of `go tool pprof`
 #   --keep           keep the work directory (databases, logs) instead of removing it
@@ -44,6 +46,7 @@ cache=${UNSPOOF_BENCH_CACHE:-${TMPDIR:-/tmp}/unspoof-bench}
 limit=${UNSPOOF_BENCH_TIMEOUT:-3600}
 profile=0
 keep=0
+baseline=
 quiet=${UNSPOOF_BENCH_QUIET:-0}
 argv="$*"
 
@@ -63,6 +66,7 @@ while (($#)); do
 	--cache) cache=$2 && shift ;;
 	--timeout) limit=$2 && shift ;;
 	--quiet) quiet=$2 && shift ;;
+	--baseline) baseline=$2 && shift ;;
 	--profile) profile=1 ;;
 	--keep) keep=1 ;;
 	-h | --help)
@@ -139,6 +143,10 @@ mkdir -p "$work/bin"
 log "building unspoof"
 (cd "$root" && go build -o "$work/bin/unspoof" ./cmd/unspoof) || die "go build ./cmd/unspoof failed"
 unspoof=$work/bin/unspoof
+if [[ -n $baseline ]]; then
+	log "building the baseline unspoof from $baseline ($(git -C "$baseline" rev-parse --short HEAD 2>/dev/null))"
+	(cd "$baseline" && go build -o "$work/bin/unspoof-baseline" ./cmd/unspoof) || die "go build in $baseline failed"
+fi
 if want duckdb; then
 	log "building bench/duckdb (its own module; the first build compiles DuckDB's bindings, about a minute)"
 	(cd "$root/bench/duckdb" && go build -o "$work/bin/duckbench" .) || die "go build bench/duckdb failed"
@@ -306,19 +314,28 @@ for s in "${scales[@]}"; do
 		rm -f "$work/calls-$s.duckdb" "$work/calls-$s.duckdb.wal"
 	fi
 
-	if want sqlite; then
-		db=$work/sqlite-$s.db
-		log "scale $s: SQLite: accounts"
-		measure "sqlite-accounts-$s" "$unspoof" ingest --db "$db" --kind accounts --no-progress \
-			--quarantine "$work/sqlite-accounts-$s.quarantine.csv" "$data/accounts.csv" || exit 1
-		notes+=("scale $s: SQLite accounts: $(rows_read "sqlite-accounts-$s") rows in $secs s (not counted)")
-		log "scale $s: SQLite: calls"
-		measure "sqlite-calls-$s" "$unspoof" ingest --db "$db" --kind calls --no-progress \
-			--quarantine "$work/sqlite-calls-$s.quarantine.csv" "$calls" || exit 1
-		results+=("unspoof ingest → SQLite|$s|$(rows_read "sqlite-calls-$s")|$secs|$cpu|$rss_kb")
-		notes+=("scale $s: SQLite calls: $(quarantined "sqlite-calls-$s") quarantined; $load; database file $(bytes_mib "$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))")")
+	# The baseline (--baseline) first, then this checkout's build, each into a fresh file.
+	builds=()
+	[[ -n $baseline ]] && builds+=(baseline)
+	builds+=(current)
+	for build in "${builds[@]}"; do
+		want sqlite || break
+		bin=$unspoof label="unspoof ingest → SQLite" tag=sqlite
+		if [[ $build == baseline ]]; then
+			bin=$work/bin/unspoof-baseline label="baseline unspoof ingest → SQLite" tag=sqlite-baseline
+		fi
+		db=$work/$tag-$s.db
+		log "scale $s: SQLite ($build): accounts"
+		measure "$tag-accounts-$s" "$bin" ingest --db "$db" --kind accounts --no-progress \
+			--quarantine "$work/$tag-accounts-$s.quarantine.csv" "$data/accounts.csv" || exit 1
+		notes+=("scale $s: SQLite ($build) accounts: $(rows_read "$tag-accounts-$s") rows in $secs s (not counted)")
+		log "scale $s: SQLite ($build): calls"
+		measure "$tag-calls-$s" "$bin" ingest --db "$db" --kind calls --no-progress \
+			--quarantine "$work/$tag-calls-$s.quarantine.csv" "$calls" || exit 1
+		results+=("$label|$s|$(rows_read "$tag-calls-$s")|$secs|$cpu|$rss_kb")
+		notes+=("scale $s: SQLite ($build) calls: $(quarantined "$tag-calls-$s") quarantined; $load; database file $(bytes_mib "$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))")")
 		rm -f "$db" "$db-wal" "$db-shm"
-	fi
+	done
 
 	if want postgres; then
 		log "scale $s: PostgreSQL: starting a throwaway cluster"
