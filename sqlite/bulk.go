@@ -4,12 +4,27 @@ package sqlite
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sqlite3.h>
 
 // The sqlite3_* functions called here are those of the SQLite that github.com/mattn/go-sqlite3
-// compiles into the binary; sqlite3.h only declares them. They are weak references so that
-// cgo's link check of this package alone, which does not see that library, passes; the final
-// link resolves them, and bulkLinked checks that it did before anything calls them.
+// compiles into the binary. They are declared here, as sqlite3.h declares them (SQLite's C
+// interface does not change), so that building needs no SQLite development files: a machine
+// with Go and a C compiler builds unspoof. They are weak references so that cgo's link check of
+// this package alone, which does not see that library, passes; the final link resolves them, and
+// bulkLinked checks that it did before anything calls them.
+typedef struct sqlite3 sqlite3;
+typedef struct sqlite3_stmt sqlite3_stmt;
+enum { SQLITE_OK = 0, SQLITE_DONE = 101 };
+#define SQLITE_STATIC ((void (*)(void *))0)
+int sqlite3_prepare_v2(sqlite3 *db, const char *sql, int nbyte, sqlite3_stmt **stmt, const char **tail);
+int sqlite3_finalize(sqlite3_stmt *stmt);
+int sqlite3_bind_text(sqlite3_stmt *stmt, int i, const char *text, int n, void (*destructor)(void *));
+int sqlite3_bind_int64(sqlite3_stmt *stmt, int i, long long v);
+int sqlite3_bind_null(sqlite3_stmt *stmt, int i);
+int sqlite3_step(sqlite3_stmt *stmt);
+int sqlite3_reset(sqlite3_stmt *stmt);
+int sqlite3_clear_bindings(sqlite3_stmt *stmt);
+int sqlite3_get_autocommit(sqlite3 *db);
+const char *sqlite3_errmsg(sqlite3 *db);
 #pragma weak sqlite3_prepare_v2
 #pragma weak sqlite3_finalize
 #pragma weak sqlite3_bind_text
