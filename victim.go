@@ -40,15 +40,20 @@ type Victim struct {
 	TalkTime            time.Duration // sum of the calls' durations
 	LongestCall         time.Duration
 	FirstCall, LastCall time.Time
-	Accounts            int64  // distinct accounts that called it
-	LongAccounts        int64  // … with a call over the threshold
-	CallerLongCalls     int64  // most calls over the threshold by any one account: how far one caller took it
-	Orgs                int64  // distinct organisations impersonated (presented CLI of an org's number)
-	Org                 string // the organisation impersonated in most calls ("" when none): {{org}} of an alert
-	OrgCalls            int64  // calls presenting an organisation's number
-	BankCalls           int64  // … of a bank
-	IdentifiedLongCalls int64  // calls over the threshold by identified suspects (UK users who paid ≥ £100)
-	Identified          bool   // IdentifiedLongCalls > 0: the Met's 2022 rule selects the number
+	Accounts            int64 // distinct accounts that called it
+	LongAccounts        int64 // … with a call over the threshold
+	CallerLongCalls     int64 // most calls over the threshold by any one account: how far one caller took it
+	// EndedLongCalls is the most calls over the threshold by an account whose last call to the
+	// number was one of them (0: no caller ended on a long call): the caller stopped after a
+	// long conversation rather than calling again.
+	EndedLongCalls      int64
+	EndedLongest        time.Duration // the longest call by such an account
+	Orgs                int64         // distinct organisations impersonated (presented CLI of an org's number)
+	Org                 string        // the organisation impersonated in most calls ("" when none): {{org}} of an alert
+	OrgCalls            int64         // calls presenting an organisation's number
+	BankCalls           int64         // … of a bank
+	IdentifiedLongCalls int64         // calls over the threshold by identified suspects (UK users who paid ≥ £100)
+	Identified          bool          // IdentifiedLongCalls > 0: the Met's 2022 rule selects the number
 
 	Rule     string  // the rule that ranked it: "met-2022" or "score"
 	Score    float64 // the score model's value (computed under every rule)
@@ -73,6 +78,9 @@ type CallGroup struct {
 	LongestCall time.Duration
 	FirstCall   time.Time
 	LastCall    time.Time
+	// LastLongCall is when the last of the LongCalls started; zero when there were none. With
+	// LastCall it says whether the account's last call to the number was a long one.
+	LastLongCall time.Time
 }
 
 // CallGroupFilter selects what ScanCallGroups reads.

@@ -20,7 +20,7 @@ var _ unspoof.VictimStore = (*DB)(nil)
 const callGroupsQuery = `
 SELECT callee_e164, max(callee_region), max(callee_type), bool_or(callee_valid), account_id, coalesce(cli_e164, ''),
 	count(*), count(*) FILTER (WHERE duration_s > 0), count(*) FILTER (WHERE duration_s > $1),
-	sum(duration_s), max(duration_s), min(started_at), max(started_at)
+	sum(duration_s), max(duration_s), min(started_at), max(started_at), max(started_at) FILTER (WHERE duration_s > $1)
 FROM calls
 WHERE starts_with(callee_e164, $2)
 GROUP BY callee_e164, account_id, cli_e164
@@ -44,13 +44,14 @@ func (db *DB) ScanCallGroups(ctx context.Context, f unspoof.CallGroupFilter, fn 
 			var g unspoof.CallGroup
 			var talk int64
 			var longest int32
+			var lastLong pgtype.Timestamptz
 			for rows.Next() {
 				if err := rows.Scan(&g.Callee.E164, &g.Callee.Region, &g.Callee.LineType, &g.Callee.Valid, &g.AccountID,
-					&g.CLI, &g.Calls, &g.Answered, &g.LongCalls, &talk, &longest, &g.FirstCall, &g.LastCall); err != nil {
+					&g.CLI, &g.Calls, &g.Answered, &g.LongCalls, &talk, &longest, &g.FirstCall, &g.LastCall, &lastLong); err != nil {
 					return err
 				}
 				g.TalkTime, g.LongestCall = time.Duration(talk)*time.Second, time.Duration(longest)*time.Second
-				g.FirstCall, g.LastCall = g.FirstCall.UTC(), g.LastCall.UTC()
+				g.FirstCall, g.LastCall, g.LastLongCall = g.FirstCall.UTC(), g.LastCall.UTC(), lastLong.Time.UTC()
 				if err := fn(&g); err != nil {
 					return err
 				}

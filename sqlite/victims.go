@@ -18,7 +18,8 @@ var _ unspoof.VictimStore = (*DB)(nil)
 // more than the scan itself.
 const callGroupsQuery = `
 SELECT callee_e164, max(callee_region), max(callee_type), max(callee_valid), account_id, coalesce(cli_e164, ''),
-	count(*), sum(duration_s > 0), sum(duration_s > ?1), sum(duration_s), max(duration_s), min(started_at), max(started_at)
+	count(*), sum(duration_s > 0), sum(duration_s > ?1), sum(duration_s), max(duration_s), min(started_at), max(started_at),
+	coalesce(max(CASE WHEN duration_s > ?1 THEN started_at END), 0)
 FROM calls NOT INDEXED
 WHERE substr(callee_e164, 1, length(?2)) = ?2
 GROUP BY callee_e164, account_id, cli_e164
@@ -34,14 +35,18 @@ func (db *DB) ScanCallGroups(ctx context.Context, f unspoof.CallGroupFilter, fn 
 	}
 	defer rows.Close()
 	var g unspoof.CallGroup
-	var talk, longest, first, last int64
+	var talk, longest, first, last, lastLong int64
 	for rows.Next() {
 		if err := rows.Scan(&g.Callee.E164, &g.Callee.Region, &g.Callee.LineType, &g.Callee.Valid, &g.AccountID, &g.CLI,
-			&g.Calls, &g.Answered, &g.LongCalls, &talk, &longest, &first, &last); err != nil {
+			&g.Calls, &g.Answered, &g.LongCalls, &talk, &longest, &first, &last, &lastLong); err != nil {
 			return fmt.Errorf("call groups: %w", err)
 		}
 		g.TalkTime, g.LongestCall = time.Duration(talk)*time.Second, time.Duration(longest)*time.Second
 		g.FirstCall, g.LastCall = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()
+		g.LastLongCall = time.Time{}
+		if g.LongCalls > 0 {
+			g.LastLongCall = time.Unix(lastLong, 0).UTC()
+		}
 		if err := fn(&g); err != nil {
 			return err
 		}
