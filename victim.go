@@ -48,6 +48,7 @@ type Victim struct {
 	// long conversation rather than calling again.
 	EndedLongCalls      int64
 	EndedLongest        time.Duration // the longest call by such an account
+	EndedFinal          time.Duration // the longest last call of such an account
 	Orgs                int64         // distinct organisations impersonated (presented CLI of an org's number)
 	Org                 string        // the organisation impersonated in most calls ("" when none): {{org}} of an alert
 	OrgCalls            int64         // calls presenting an organisation's number
@@ -80,7 +81,8 @@ type CallGroup struct {
 	LastCall    time.Time
 	// LastLongCall is when the last of the LongCalls started; zero when there were none. With
 	// LastCall it says whether the account's last call to the number was a long one.
-	LastLongCall time.Time
+	LastLongCall     time.Time
+	LastLongDuration time.Duration // how long that call lasted
 }
 
 // CallGroupFilter selects what ScanCallGroups reads.

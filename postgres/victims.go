@@ -16,11 +16,14 @@ var _ unspoof.VictimStore = (*DB)(nil)
 
 // callGroupsQuery is the one pass over calls a ranking makes: calls to numbers with the given
 // prefix ($2), grouped by callee, account and presented CLI, in callee order. $1 is the
-// long-call threshold in seconds. Organisations' numbers are matched in Go.
+// long-call threshold in seconds. The last column is the start (Unix seconds, high bits) and
+// duration (low 16 bits, at most 65,535 s) of the group's last long call, in one integer so that
+// one max finds both. Organisations' numbers are matched in Go.
 const callGroupsQuery = `
 SELECT callee_e164, max(callee_region), max(callee_type), bool_or(callee_valid), account_id, coalesce(cli_e164, ''),
 	count(*), count(*) FILTER (WHERE duration_s > 0), count(*) FILTER (WHERE duration_s > $1),
-	sum(duration_s), max(duration_s), min(started_at), max(started_at), max(started_at) FILTER (WHERE duration_s > $1)
+	sum(duration_s), max(duration_s), min(started_at), max(started_at),
+	max(floor(extract(epoch FROM started_at))::bigint << 16 | least(duration_s, 65535)) FILTER (WHERE duration_s > $1)
 FROM calls
 WHERE starts_with(callee_e164, $2)
 GROUP BY callee_e164, account_id, cli_e164
@@ -44,14 +47,19 @@ func (db *DB) ScanCallGroups(ctx context.Context, f unspoof.CallGroupFilter, fn 
 			var g unspoof.CallGroup
 			var talk int64
 			var longest int32
-			var lastLong pgtype.Timestamptz
+			var lastLong pgtype.Int8
 			for rows.Next() {
 				if err := rows.Scan(&g.Callee.E164, &g.Callee.Region, &g.Callee.LineType, &g.Callee.Valid, &g.AccountID,
 					&g.CLI, &g.Calls, &g.Answered, &g.LongCalls, &talk, &longest, &g.FirstCall, &g.LastCall, &lastLong); err != nil {
 					return err
 				}
 				g.TalkTime, g.LongestCall = time.Duration(talk)*time.Second, time.Duration(longest)*time.Second
-				g.FirstCall, g.LastCall, g.LastLongCall = g.FirstCall.UTC(), g.LastCall.UTC(), lastLong.Time.UTC()
+				g.FirstCall, g.LastCall = g.FirstCall.UTC(), g.LastCall.UTC()
+				g.LastLongCall, g.LastLongDuration = time.Time{}, 0
+				if lastLong.Valid {
+					g.LastLongCall = time.Unix(lastLong.Int64>>16, 0).UTC()
+					g.LastLongDuration = time.Duration(lastLong.Int64&0xffff) * time.Second
+				}
 				if err := fn(&g); err != nil {
 					return err
 				}

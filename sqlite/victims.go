@@ -14,12 +14,13 @@ var _ unspoof.VictimStore = (*DB)(nil)
 
 // callGroupsQuery is the one pass over calls a ranking makes: calls to numbers with the given
 // prefix (?2), grouped by callee, account and presented CLI, in callee order. ?1 is the
-// long-call threshold in seconds. Organisations' numbers are matched in Go: a join here costs
-// more than the scan itself.
+// long-call threshold in seconds. The last column is the start (high bits) and duration (low 16
+// bits, at most 65,535 s) of the group's last long call, in one integer so that one max finds
+// both. Organisations' numbers are matched in Go: a join here costs more than the scan itself.
 const callGroupsQuery = `
 SELECT callee_e164, max(callee_region), max(callee_type), max(callee_valid), account_id, coalesce(cli_e164, ''),
 	count(*), sum(duration_s > 0), sum(duration_s > ?1), sum(duration_s), max(duration_s), min(started_at), max(started_at),
-	coalesce(max(CASE WHEN duration_s > ?1 THEN started_at END), 0)
+	coalesce(max(CASE WHEN duration_s > ?1 THEN started_at << 16 | min(duration_s, 65535) END), 0)
 FROM calls NOT INDEXED
 WHERE substr(callee_e164, 1, length(?2)) = ?2
 GROUP BY callee_e164, account_id, cli_e164
@@ -43,9 +44,9 @@ func (db *DB) ScanCallGroups(ctx context.Context, f unspoof.CallGroupFilter, fn 
 		}
 		g.TalkTime, g.LongestCall = time.Duration(talk)*time.Second, time.Duration(longest)*time.Second
 		g.FirstCall, g.LastCall = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()
-		g.LastLongCall = time.Time{}
+		g.LastLongCall, g.LastLongDuration = time.Time{}, 0
 		if g.LongCalls > 0 {
-			g.LastLongCall = time.Unix(lastLong, 0).UTC()
+			g.LastLongCall, g.LastLongDuration = time.Unix(lastLong>>16, 0).UTC(), time.Duration(lastLong&0xffff)*time.Second
 		}
 		if err := fn(&g); err != nil {
 			return err

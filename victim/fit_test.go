@@ -1,6 +1,7 @@
 package victim
 
 import (
+	"cmp"
 	"context"
 	"encoding/csv"
 	"flag"
@@ -8,6 +9,7 @@ import (
 	"math"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -32,6 +34,7 @@ var (
 	fitTruth    = flag.String("fit.truth", "", "truth.csv of that case")
 	fitFeatures = flag.String("fit.features", "", "features to fit, comma-separated (default: all)")
 	fitEval     = flag.String("fit.eval", "", "cases to report recall on: DB=TRUTH, comma-separated")
+	fitExport   = flag.String("fit.export", "", "also write every case's features and truth to DB.features.csv (for other models)")
 )
 
 func TestFitModel(t *testing.T) {
@@ -76,6 +79,9 @@ func TestFitModel(t *testing.T) {
 	}
 	for _, c := range cases {
 		db, truth, _ := strings.Cut(c, "=")
+		if *fitExport != "" {
+			exportFeatures(t, db, truth)
+		}
 		t.Logf("%s: recall DefaultModel %.4f, fitted %.4f", db, recallAtK(t, db, truth, &DefaultModel), recallAtK(t, db, truth, &m))
 	}
 }
@@ -203,3 +209,30 @@ func solve(a [][]float64, y []float64) []float64 {
 	return x
 }
 
+// exportFeatures writes path.features.csv: every UK number ranked, its features, whether
+// met-2022 selects it (their count is the K of the score rule) and whether it was defrauded.
+func exportFeatures(t *testing.T, path, truthPath string) {
+	r, defrauded := rankCase(t, path, truthPath, &DefaultModel)
+	f, err := os.Create(path + ".features.csv")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := csv.NewWriter(f)
+	head := []string{"e164"}
+	for _, f := range features {
+		head = append(head, f.name)
+	}
+	w.Write(append(head, "met", "defrauded"))
+	for i := range r.all {
+		v := r.all[i].victim(r)
+		rec := []string{v.E164}
+		for _, f := range features {
+			rec = append(rec, strconv.FormatFloat(f.value(v, r.End), 'g', 6, 64))
+		}
+		w.Write(append(rec, strconv.FormatBool(r.all[i].met()), strconv.FormatBool(defrauded[v.E164])))
+	}
+	w.Flush()
+	if err := cmp.Or(w.Error(), f.Close()); err != nil {
+		t.Fatal(err)
+	}
+}

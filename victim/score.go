@@ -19,6 +19,7 @@ type Model struct {
 	EndedLong    float64 // × 1 if some account's last call to the number was over the threshold
 	EndedCaller  float64 // × ln(1 + most calls over the threshold by such an account)
 	EndedMinutes float64 // × ln(1 + minutes of the longest call by such an account)
+	EndedFinal   float64 // × ln(1 + minutes of the last call of such an account)
 	Repeat       float64 // × ln(answered calls): called back and answered again
 	Bank         float64 // × 1 if a bank's number was presented on a call
 	Org          float64 // × 1 if any impersonated organisation's number was presented
@@ -86,6 +87,8 @@ var features = []feature{
 		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log1p(float64(v.EndedLongCalls)) }},
 	{"ended_minutes", "ln(1 + minutes of the longest call by an account that ended on a long call)", func(m *Model) *float64 { return &m.EndedMinutes },
 		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log1p(v.EndedLongest.Minutes()) }},
+	{"ended_final", "ln(1 + minutes of the last call of an account that ended on a long call)", func(m *Model) *float64 { return &m.EndedFinal },
+		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log1p(v.EndedFinal.Minutes()) }},
 	{"repeat", "ln(answered calls)", func(m *Model) *float64 { return &m.Repeat },
 		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log(math.Max(1, float64(v.AnsweredCalls))) }},
 	{"bank", "a bank's number was presented", func(m *Model) *float64 { return &m.Bank },
