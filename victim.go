@@ -43,18 +43,16 @@ type Victim struct {
 	Accounts            int64 // distinct accounts that called it
 	LongAccounts        int64 // … with a call over the threshold
 	CallerLongCalls     int64 // most calls over the threshold by any one account: how far one caller took it
-	// EndedLongCalls is the most calls over the threshold by an account whose last call to the
-	// number was one of them (0: no caller ended on a long call): the caller stopped after a
-	// long conversation rather than calling again.
-	EndedLongCalls      int64
-	EndedLongest        time.Duration // the longest call by such an account
-	EndedFinal          time.Duration // the longest last call of such an account
-	Orgs                int64         // distinct organisations impersonated (presented CLI of an org's number)
-	Org                 string        // the organisation impersonated in most calls ("" when none): {{org}} of an alert
-	OrgCalls            int64         // calls presenting an organisation's number
-	BankCalls           int64         // … of a bank
-	IdentifiedLongCalls int64         // calls over the threshold by identified suspects (UK users who paid ≥ £100)
-	Identified          bool          // IdentifiedLongCalls > 0: the Met's 2022 rule selects the number
+	// EndedLongCall is, of the accounts whose last call to the number lasted over the
+	// threshold, the longest such last call; 0 when every caller's last call was short (or there
+	// was no long call). A caller who stops after a long conversation did not need to call again.
+	EndedLongCall       time.Duration
+	Orgs                int64  // distinct organisations impersonated (presented CLI of an org's number)
+	Org                 string // the organisation impersonated in most calls ("" when none): {{org}} of an alert
+	OrgCalls            int64  // calls presenting an organisation's number
+	BankCalls           int64  // … of a bank
+	IdentifiedLongCalls int64  // calls over the threshold by identified suspects (UK users who paid ≥ £100)
+	Identified          bool   // IdentifiedLongCalls > 0: the Met's 2022 rule selects the number
 
 	Rule     string  // the rule that ranked it: "met-2022" or "score"
 	Score    float64 // the score model's value (computed under every rule)

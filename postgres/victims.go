@@ -110,7 +110,7 @@ func (db *DB) IdentifiedAccounts(ctx context.Context, country string, minPaid in
 var victimColumns = []string{"e164", "region", "line_type", "valid", "fictional", "calls", "answered_calls", "long_calls",
 	"talk_s", "longest_s", "first_call", "last_call", "accounts", "long_accounts", "orgs", "org_calls", "bank_calls",
 	"identified_long_calls", "identified", "rule", "score", "rank", "tier", "channel", "code", "ranked_at", "top_org",
-	"caller_long_calls"}
+	"caller_long_calls", "ended_long_s"}
 
 // victimStatus derives the status of victim v from the opt-outs and the campaigns' messages
 // (see unspoof.VictimNew): the one rule FindVictims, FindVictimByNumber and FindRecipients
@@ -170,7 +170,8 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 			return []any{v.E164, v.Region, v.LineType, v.Valid, v.Fictional, v.Calls, v.AnsweredCalls, v.LongCalls,
 				int64(v.TalkTime / time.Second), int64(v.LongestCall / time.Second), v.FirstCall, v.LastCall, v.Accounts,
 				v.LongAccounts, v.Orgs, v.OrgCalls, v.BankCalls, v.IdentifiedLongCalls, v.Identified, v.Rule, v.Score,
-				int32(v.Rank), v.Tier, v.Channel, v.Code, v.RankedAt, v.Org, v.CallerLongCalls}, nil
+				int32(v.Rank), v.Tier, v.Channel, v.Code, v.RankedAt, v.Org, v.CallerLongCalls,
+				int64(v.EndedLongCall / time.Second)}, nil
 		}))
 		return translate("victims", err)
 	})
@@ -240,16 +241,17 @@ func (db *DB) FindVictimByNumber(ctx context.Context, e164 string) (*unspoof.Vic
 
 func scanVictim(row pgx.Row) (*unspoof.Victim, error) {
 	var v unspoof.Victim
-	var talk, longest int64
+	var talk, longest, endedS int64
 	var rank int32
 	if err := row.Scan(&v.E164, &v.Region, &v.LineType, &v.Valid, &v.Fictional, &v.Calls, &v.AnsweredCalls, &v.LongCalls,
 		&talk, &longest, &v.FirstCall, &v.LastCall, &v.Accounts, &v.LongAccounts, &v.Orgs, &v.OrgCalls, &v.BankCalls,
 		&v.IdentifiedLongCalls, &v.Identified, &v.Rule, &v.Score, &rank, &v.Tier, &v.Channel, &v.Code, &v.Status,
-		&v.RankedAt, &v.Org, &v.CallerLongCalls); err != nil {
+		&v.RankedAt, &v.Org, &v.CallerLongCalls, &endedS); err != nil {
 		return nil, err
 	}
 	v.Rank = int(rank)
 	v.TalkTime, v.LongestCall = time.Duration(talk)*time.Second, time.Duration(longest)*time.Second
 	v.FirstCall, v.LastCall, v.RankedAt = v.FirstCall.UTC(), v.LastCall.UTC(), v.RankedAt.UTC()
+	v.EndedLongCall = time.Duration(endedS) * time.Second
 	return &v, nil
 }

@@ -110,11 +110,11 @@ const victimStatus = `CASE WHEN EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = v
 const (
 	victimInsertCols = `e164, region, line_type, valid, fictional, calls, answered_calls, long_calls, talk_s, longest_s,
 	first_call, last_call, accounts, long_accounts, orgs, org_calls, bank_calls, identified_long_calls, identified,
-	rule, score, rank, tier, channel, code, ranked_at, top_org, caller_long_calls`
+	rule, score, rank, tier, channel, code, ranked_at, top_org, caller_long_calls, ended_long_s`
 	victimSelectCols = `v.e164, v.region, v.line_type, v.valid, v.fictional, v.calls, v.answered_calls, v.long_calls,
 	v.talk_s, v.longest_s, v.first_call, v.last_call, v.accounts, v.long_accounts, v.orgs, v.org_calls, v.bank_calls,
 	v.identified_long_calls, v.identified, v.rule, v.score, v.rank, v.tier, v.channel, v.code, ` + victimStatus + `,
-	v.ranked_at, v.top_org, v.caller_long_calls`
+	v.ranked_at, v.top_org, v.caller_long_calls, v.ended_long_s`
 )
 
 // ReplaceVictims replaces the victims table with vs in one transaction, keeping the reference
@@ -146,7 +146,7 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM victims`); err != nil {
 		return fmt.Errorf("replace victims: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO victims (`+victimInsertCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO victims (`+victimInsertCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -170,7 +170,8 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 		if _, err := ins.ExecContext(ctx, v.E164, v.Region, v.LineType, v.Valid, v.Fictional, v.Calls, v.AnsweredCalls,
 			v.LongCalls, int64(v.TalkTime/time.Second), int64(v.LongestCall/time.Second), v.FirstCall.Unix(), v.LastCall.Unix(),
 			v.Accounts, v.LongAccounts, v.Orgs, v.OrgCalls, v.BankCalls, v.IdentifiedLongCalls, v.Identified,
-			v.Rule, v.Score, v.Rank, v.Tier, v.Channel, v.Code, v.RankedAt.Unix(), v.Org, v.CallerLongCalls); err != nil {
+			v.Rule, v.Score, v.Rank, v.Tier, v.Channel, v.Code, v.RankedAt.Unix(), v.Org, v.CallerLongCalls,
+			int64(v.EndedLongCall/time.Second)); err != nil {
 			return fmt.Errorf("victim: %w", translate(err))
 		}
 	}
@@ -246,15 +247,16 @@ func (db *DB) FindVictimByNumber(ctx context.Context, e164 string) (*unspoof.Vic
 
 func scanVictim(row interface{ Scan(...any) error }) (*unspoof.Victim, error) {
 	var v unspoof.Victim
-	var talk, longest, first, last, ranked int64
+	var talk, longest, first, last, ranked, endedS int64
 	if err := row.Scan(&v.E164, &v.Region, &v.LineType, &v.Valid, &v.Fictional, &v.Calls, &v.AnsweredCalls, &v.LongCalls,
 		&talk, &longest, &first, &last, &v.Accounts, &v.LongAccounts, &v.Orgs, &v.OrgCalls, &v.BankCalls,
 		&v.IdentifiedLongCalls, &v.Identified, &v.Rule, &v.Score, &v.Rank, &v.Tier, &v.Channel, &v.Code, &v.Status,
-		&ranked, &v.Org, &v.CallerLongCalls); err != nil {
+		&ranked, &v.Org, &v.CallerLongCalls, &endedS); err != nil {
 		return nil, err
 	}
 	v.TalkTime, v.LongestCall = time.Duration(talk)*time.Second, time.Duration(longest)*time.Second
 	v.FirstCall, v.LastCall = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()
 	v.RankedAt = time.Unix(ranked, 0).UTC()
+	v.EndedLongCall = time.Duration(endedS) * time.Second
 	return &v, nil
 }

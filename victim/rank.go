@@ -96,9 +96,7 @@ type agg struct {
 	calls, answered, long          int32
 	accounts, longAccounts, orgs   int32
 	callerLong                     int32 // most long calls by one account
-	endedLong                      int32 // most long calls by an account whose last call was long
-	endedLongestS                  int64 // longest call by such an account
-	endedFinalS                    int64 // longest last call of such an account
+	endedLongS                     int64 // longest last call of the accounts whose last call was long
 	orgCalls, bankCalls, identLong int32
 	talkS, longestS                int64
 	first, last                    int64 // Unix seconds
@@ -114,8 +112,7 @@ func (a *agg) victim(r *Ranking) *unspoof.Victim {
 		TalkTime: time.Duration(a.talkS) * time.Second, LongestCall: time.Duration(a.longestS) * time.Second,
 		FirstCall: time.Unix(a.first, 0).UTC(), LastCall: time.Unix(a.last, 0).UTC(),
 		Accounts: int64(a.accounts), LongAccounts: int64(a.longAccounts), CallerLongCalls: int64(a.callerLong),
-		EndedLongCalls: int64(a.endedLong), EndedLongest: time.Duration(a.endedLongestS) * time.Second,
-		EndedFinal: time.Duration(a.endedFinalS) * time.Second, Orgs: int64(a.orgs), OrgCalls: int64(a.orgCalls),
+		EndedLongCall: time.Duration(a.endedLongS) * time.Second, Orgs: int64(a.orgs), OrgCalls: int64(a.orgCalls),
 		BankCalls: int64(a.bankCalls), Org: a.org, IdentifiedLongCalls: int64(a.identLong), Identified: a.identLong > 0,
 		Score: a.score, Rank: int(a.rank), Tier: a.tier, Rule: r.Rule, RankedAt: r.rankedAt}
 	v.Channel = channel(v, r.Config.Abroad)
@@ -164,7 +161,6 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 		accts, longAcc, orgIDs []int64
 		acctLong               []int32 // long calls by accts[i]
 		acctLast, acctLastLong []int64 // accts[i]'s last call and last long call (Unix s; 0: none)
-		acctLongest            []int64 // accts[i]'s longest call (s)
 		acctLastLongS          []int64 // how long accts[i]'s last long call lasted (s)
 		orgCalls               []int32 // calls presenting orgIDs[i]
 		interned               = map[string]string{}
@@ -186,8 +182,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 		i := slices.Index(accts, g.AccountID)
 		if i < 0 {
 			accts, acctLong = append(accts, g.AccountID), append(acctLong, 0)
-			acctLast, acctLastLong, acctLongest = append(acctLast, 0), append(acctLastLong, 0), append(acctLongest, 0)
-			acctLastLongS = append(acctLastLongS, 0)
+			acctLast, acctLastLong, acctLastLongS = append(acctLast, 0), append(acctLastLong, 0), append(acctLastLongS, 0)
 			i = len(accts) - 1
 		}
 		acctLong[i] += int32(g.LongCalls)
@@ -197,7 +192,6 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 			(t > acctLastLong[i] || t == acctLastLong[i] && d > acctLastLongS[i]) {
 			acctLastLong[i], acctLastLongS[i] = t, d
 		}
-		acctLongest[i] = max(acctLongest[i], int64(g.LongestCall/time.Second))
 	}
 	var end int64
 	flush := func() {
@@ -207,9 +201,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 		cur.accounts, cur.longAccounts, cur.orgs = int32(len(accts)), int32(len(longAcc)), int32(len(orgIDs))
 		for i := range accts { // callers whose last call to the number was a long one
 			if acctLong[i] > 0 && acctLastLong[i] == acctLast[i] {
-				cur.endedLong = max(cur.endedLong, acctLong[i])
-				cur.endedLongestS = max(cur.endedLongestS, acctLongest[i])
-				cur.endedFinalS = max(cur.endedFinalS, acctLastLongS[i])
+				cur.endedLongS = max(cur.endedLongS, acctLastLongS[i])
 			}
 		}
 		var top, topID int64
@@ -231,7 +223,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 				first: g.FirstCall.Unix(), last: g.LastCall.Unix()})
 			cur = &r.all[len(r.all)-1]
 			accts, acctLong, longAcc, orgIDs, orgCalls = accts[:0], acctLong[:0], longAcc[:0], orgIDs[:0], orgCalls[:0]
-			acctLast, acctLastLong, acctLongest, acctLastLongS = acctLast[:0], acctLastLong[:0], acctLongest[:0], acctLastLongS[:0]
+			acctLast, acctLastLong, acctLastLongS = acctLast[:0], acctLastLong[:0], acctLastLongS[:0]
 		}
 		cur.calls += int32(g.Calls)
 		cur.answered += int32(g.Answered)

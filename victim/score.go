@@ -14,12 +14,10 @@ type Model struct {
 	TalkMinutes float64 // × ln(1 + minutes talked in all)
 	LongCalls   float64 // × ln(1 + calls over the threshold)
 	Caller      float64 // × ln(1 + most calls over the threshold by one account): how far one caller took it
-	// A caller whose last call to the number was a long one stopped after a long conversation
-	// rather than call again.
+	// A caller who stops after a long conversation did not need to call again: a convinced
+	// callee pays during a long call, a sceptical one is usually tried once more.
 	EndedLong    float64 // × 1 if some account's last call to the number was over the threshold
-	EndedCaller  float64 // × ln(1 + most calls over the threshold by such an account)
-	EndedMinutes float64 // × ln(1 + minutes of the longest call by such an account)
-	EndedFinal   float64 // × ln(1 + minutes of the last call of such an account)
+	EndedMinutes float64 // × ln(1 + minutes of that last call; the longest if several accounts ended so)
 	Repeat       float64 // × ln(answered calls): called back and answered again
 	Bank         float64 // × 1 if a bank's number was presented on a call
 	Org          float64 // × 1 if any impersonated organisation's number was presented
@@ -82,13 +80,9 @@ var features = []feature{
 	{"caller", "ln(1 + most calls over the threshold by one account)", func(m *Model) *float64 { return &m.Caller },
 		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log1p(float64(v.CallerLongCalls)) }},
 	{"ended_long", "a caller's last call to it was over the threshold", func(m *Model) *float64 { return &m.EndedLong },
-		func(v *unspoof.Victim, _ time.Time) float64 { return b(v.EndedLongCalls > 0) }},
-	{"ended_caller", "ln(1 + most calls over the threshold by an account that ended on one)", func(m *Model) *float64 { return &m.EndedCaller },
-		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log1p(float64(v.EndedLongCalls)) }},
-	{"ended_minutes", "ln(1 + minutes of the longest call by an account that ended on a long call)", func(m *Model) *float64 { return &m.EndedMinutes },
-		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log1p(v.EndedLongest.Minutes()) }},
-	{"ended_final", "ln(1 + minutes of the last call of an account that ended on a long call)", func(m *Model) *float64 { return &m.EndedFinal },
-		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log1p(v.EndedFinal.Minutes()) }},
+		func(v *unspoof.Victim, _ time.Time) float64 { return b(v.EndedLongCall > 0) }},
+	{"ended_minutes", "ln(1 + minutes of that last call)", func(m *Model) *float64 { return &m.EndedMinutes },
+		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log1p(v.EndedLongCall.Minutes()) }},
 	{"repeat", "ln(answered calls)", func(m *Model) *float64 { return &m.Repeat },
 		func(v *unspoof.Victim, _ time.Time) float64 { return math.Log(math.Max(1, float64(v.AnsweredCalls))) }},
 	{"bank", "a bank's number was presented", func(m *Model) *float64 { return &m.Bank },
