@@ -73,6 +73,9 @@ func TestFitModel(t *testing.T) {
 		k++
 	}
 	t.Logf("fitted: %+v", m)
+	if m != DefaultModel {
+		t.Logf("DefaultModel differs: %+v", DefaultModel)
+	}
 	cases := []string{*fitDB + "=" + *fitTruth}
 	if *fitEval != "" {
 		cases = append(cases, strings.Split(*fitEval, ",")...)

@@ -29,21 +29,26 @@ type Model struct {
 // DefaultModel is the score `unspoof victims rank --rule score` uses. Its weights are a
 // logistic regression of "defrauded" on these features, fitted on one simulated case (`unspoof
 // simulate --scale 0.1 --seed 1`, generator 2: 111,139 UK numbers, 1,241 defrauded) and rounded
-// to one decimal; docs/performance.md gives its recall on other seeds, which it never saw.
-// Repeat, identified and recency added nothing there (fitted weights between −0.2 and 0) and
-// weigh 0: they are still printed by explain. What a caller does after a conversation follows
-// how the conversation went (a caller calls back a callee who goes along and stops when the
-// callee does not), so a caller's repeated long calls weigh most.
+// to one decimal, as TestFitModel (fit_test.go) does it; docs/performance.md gives its recall on
+// other seeds, which it never saw. What a caller does after a conversation follows how the
+// conversation went: a caller calls back a callee who goes along, takes the money during a long
+// call and stops, and gives up on a callee who sees through it, often after trying once more.
+// So a caller's repeated long calls weigh most, and a caller that ended on a long call counts
+// by how long that call was: −0.4 + 0.7 × ln(1 + minutes) is about 0 for a 1-minute call and
+// +1.3 for a 10-minute one. Accounts fitted at 0 and weighs nothing; it is still printed by
+// explain, as are identified and recency, fitted slightly negative.
 var DefaultModel = Model{
-	TalkMinutes: 0.8,
-	LongCalls:   1.0,
-	Caller:      2.5,
-	Repeat:      0,
-	Bank:        0.1,
-	Org:         0.4,
-	Accounts:    0.1,
-	Identified:  0,
-	Recency:     0,
+	TalkMinutes:  0.2,
+	LongCalls:    0.7,
+	Caller:       3.1,
+	EndedLong:    -0.4,
+	EndedMinutes: 0.7,
+	Repeat:       0.4,
+	Bank:         0.2,
+	Org:          0.1,
+	Accounts:     0,
+	Identified:   -0.1,
+	Recency:      -0.1,
 }
 
 // Term is one feature's part in a victim's score.
