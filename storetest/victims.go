@@ -110,8 +110,10 @@ func testVictimsRank(t *testing.T, open Opener) {
 	r = rank(t, s, victim.RuleScore)
 	got, _, err = s.FindVictims(ctx, unspoof.VictimFilter{})
 	must(t, err)
-	want = `+447700900001 #1 high none calls=2 ans=2 long=1 talk=5m45s longest=5m0s accts=1/1/1 orgs=1 org=2 bank=2 ident=1/true 09:30–09:31
-+447911123456 #2 medium sms calls=2 ans=2 long=1 talk=2m30s longest=2m0s accts=2/1/1 orgs=1 org=1 bank=1 ident=0/false 09:37–09:40
+	// +447911123456's caller stopped after its 120 s call (ended_long); +447700900001's called
+	// once more after the long call, for 45 s, which is how a callee who saw through it looks.
+	want = `+447911123456 #1 high sms calls=2 ans=2 long=1 talk=2m30s longest=2m0s accts=2/1/1 orgs=1 org=1 bank=1 ident=0/false 09:37–09:40
++447700900001 #2 medium none calls=2 ans=2 long=1 talk=5m45s longest=5m0s accts=1/1/1 orgs=1 org=2 bank=2 ident=1/true 09:30–09:31
 +442071234567 #3 low letter calls=1 ans=1 long=1 talk=1m30s longest=1m30s accts=1/1/1 orgs=1 org=1 bank=0 ident=1/true 09:38–09:38
 `
 	if summary(got) != want {
