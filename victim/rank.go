@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -160,7 +161,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 		cur                    *agg
 		accts, longAcc, orgIDs []int64
 		acctLong               []int32 // long calls by accts[i]
-		acctLast, acctLastLong []int64 // accts[i]'s last call and last long call (Unix s; 0: none)
+		acctLast, acctLastLong []int64 // accts[i]'s last call and last long call (Unix s)
 		acctLastLongS          []int64 // how long accts[i]'s last long call lasted (s)
 		orgCalls               []int32 // calls presenting orgIDs[i]
 		interned               = map[string]string{}
@@ -182,7 +183,8 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 		i := slices.Index(accts, g.AccountID)
 		if i < 0 {
 			accts, acctLong = append(accts, g.AccountID), append(acctLong, 0)
-			acctLast, acctLastLong, acctLastLongS = append(acctLast, 0), append(acctLastLong, 0), append(acctLastLongS, 0)
+			acctLast, acctLastLong = append(acctLast, math.MinInt64), append(acctLastLong, math.MinInt64)
+			acctLastLongS = append(acctLastLongS, 0)
 			i = len(accts) - 1
 		}
 		acctLong[i] += int32(g.LongCalls)
