@@ -18,12 +18,13 @@ var _ unspoof.VictimStore = (*DB)(nil)
 // prefix ($2), grouped by callee, account and presented CLI, in callee order. $1 is the
 // long-call threshold in seconds. The last column is the start (Unix seconds, high bits) and
 // duration (low 16 bits, at most 65,535 s) of the group's last long call, in one integer so that
-// one max finds both. Organisations' numbers are matched in Go.
+// one max finds both (date_part, a double, rather than extract, a numeric: cheaper per row).
+// Organisations' numbers are matched in Go.
 const callGroupsQuery = `
 SELECT callee_e164, max(callee_region), max(callee_type), bool_or(callee_valid), account_id, coalesce(cli_e164, ''),
 	count(*), count(*) FILTER (WHERE duration_s > 0), count(*) FILTER (WHERE duration_s > $1),
 	sum(duration_s), max(duration_s), min(started_at), max(started_at),
-	max(floor(extract(epoch FROM started_at))::bigint << 16 | least(duration_s, 65535)) FILTER (WHERE duration_s > $1)
+	max(floor(date_part('epoch', started_at))::bigint << 16 | least(duration_s, 65535)) FILTER (WHERE duration_s > $1)
 FROM calls
 WHERE starts_with(callee_e164, $2)
 GROUP BY callee_e164, account_id, cli_e164
