@@ -40,9 +40,13 @@ type Victim struct {
 	TalkTime            time.Duration // sum of the calls' durations
 	LongestCall         time.Duration
 	FirstCall, LastCall time.Time
-	Accounts            int64  // distinct accounts that called it
-	LongAccounts        int64  // … with a call over the threshold
-	CallerLongCalls     int64  // most calls over the threshold by any one account: how far one caller took it
+	Accounts            int64 // distinct accounts that called it
+	LongAccounts        int64 // … with a call over the threshold
+	CallerLongCalls     int64 // most calls over the threshold by any one account: how far one caller took it
+	// EndedLongCall is, of the accounts whose last call to the number lasted over the
+	// threshold, the longest such last call; 0 when every caller's last call was short (or there
+	// was no long call). A caller who stops after a long conversation did not need to call again.
+	EndedLongCall       time.Duration
 	Orgs                int64  // distinct organisations impersonated (presented CLI of an org's number)
 	Org                 string // the organisation impersonated in most calls ("" when none): {{org}} of an alert
 	OrgCalls            int64  // calls presenting an organisation's number
@@ -73,6 +77,10 @@ type CallGroup struct {
 	LongestCall time.Duration
 	FirstCall   time.Time
 	LastCall    time.Time
+	// LastLongCall is when the last of the LongCalls started; zero when there were none. With
+	// LastCall it says whether the account's last call to the number was a long one.
+	LastLongCall     time.Time
+	LastLongDuration time.Duration // how long that call lasted
 }
 
 // CallGroupFilter selects what ScanCallGroups reads.

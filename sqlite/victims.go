@@ -14,11 +14,13 @@ var _ unspoof.VictimStore = (*DB)(nil)
 
 // callGroupsQuery is the one pass over calls a ranking makes: calls to numbers with the given
 // prefix (?2), grouped by callee, account and presented CLI, in callee order. ?1 is the
-// long-call threshold in seconds. Organisations' numbers are matched in Go: a join here costs
-// more than the scan itself.
+// long-call threshold in seconds. The last column is the start (high bits) and duration (low 16
+// bits, at most 65,535 s) of the group's last long call, in one integer so that one max finds
+// both. Organisations' numbers are matched in Go: a join here costs more than the scan itself.
 const callGroupsQuery = `
 SELECT callee_e164, max(callee_region), max(callee_type), max(callee_valid), account_id, coalesce(cli_e164, ''),
-	count(*), sum(duration_s > 0), sum(duration_s > ?1), sum(duration_s), max(duration_s), min(started_at), max(started_at)
+	count(*), sum(duration_s > 0), sum(duration_s > ?1), sum(duration_s), max(duration_s), min(started_at), max(started_at),
+	coalesce(max(CASE WHEN duration_s > ?1 THEN started_at << 16 | min(duration_s, 65535) END), 0)
 FROM calls NOT INDEXED
 WHERE substr(callee_e164, 1, length(?2)) = ?2
 GROUP BY callee_e164, account_id, cli_e164
@@ -34,14 +36,18 @@ func (db *DB) ScanCallGroups(ctx context.Context, f unspoof.CallGroupFilter, fn 
 	}
 	defer rows.Close()
 	var g unspoof.CallGroup
-	var talk, longest, first, last int64
+	var talk, longest, first, last, lastLong int64
 	for rows.Next() {
 		if err := rows.Scan(&g.Callee.E164, &g.Callee.Region, &g.Callee.LineType, &g.Callee.Valid, &g.AccountID, &g.CLI,
-			&g.Calls, &g.Answered, &g.LongCalls, &talk, &longest, &first, &last); err != nil {
+			&g.Calls, &g.Answered, &g.LongCalls, &talk, &longest, &first, &last, &lastLong); err != nil {
 			return fmt.Errorf("call groups: %w", err)
 		}
 		g.TalkTime, g.LongestCall = time.Duration(talk)*time.Second, time.Duration(longest)*time.Second
 		g.FirstCall, g.LastCall = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()
+		g.LastLongCall, g.LastLongDuration = time.Time{}, 0
+		if g.LongCalls > 0 {
+			g.LastLongCall, g.LastLongDuration = time.Unix(lastLong>>16, 0).UTC(), time.Duration(lastLong&0xffff)*time.Second
+		}
 		if err := fn(&g); err != nil {
 			return err
 		}
@@ -104,11 +110,11 @@ const victimStatus = `CASE WHEN EXISTS (SELECT 1 FROM optouts o WHERE o.e164 = v
 const (
 	victimInsertCols = `e164, region, line_type, valid, fictional, calls, answered_calls, long_calls, talk_s, longest_s,
 	first_call, last_call, accounts, long_accounts, orgs, org_calls, bank_calls, identified_long_calls, identified,
-	rule, score, rank, tier, channel, code, ranked_at, top_org, caller_long_calls`
+	rule, score, rank, tier, channel, code, ranked_at, top_org, caller_long_calls, ended_long_s`
 	victimSelectCols = `v.e164, v.region, v.line_type, v.valid, v.fictional, v.calls, v.answered_calls, v.long_calls,
 	v.talk_s, v.longest_s, v.first_call, v.last_call, v.accounts, v.long_accounts, v.orgs, v.org_calls, v.bank_calls,
 	v.identified_long_calls, v.identified, v.rule, v.score, v.rank, v.tier, v.channel, v.code, ` + victimStatus + `,
-	v.ranked_at, v.top_org, v.caller_long_calls`
+	v.ranked_at, v.top_org, v.caller_long_calls, v.ended_long_s`
 )
 
 // ReplaceVictims replaces the victims table with vs in one transaction, keeping the reference
@@ -140,7 +146,7 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 	if _, err := tx.ExecContext(ctx, `DELETE FROM victims`); err != nil {
 		return fmt.Errorf("replace victims: %w", err)
 	}
-	ins, err := tx.PrepareContext(ctx, `INSERT INTO victims (`+victimInsertCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
+	ins, err := tx.PrepareContext(ctx, `INSERT INTO victims (`+victimInsertCols+`) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)`)
 	if err != nil {
 		return err
 	}
@@ -164,7 +170,8 @@ func (db *DB) ReplaceVictims(ctx context.Context, vs []*unspoof.Victim, newCode 
 		if _, err := ins.ExecContext(ctx, v.E164, v.Region, v.LineType, v.Valid, v.Fictional, v.Calls, v.AnsweredCalls,
 			v.LongCalls, int64(v.TalkTime/time.Second), int64(v.LongestCall/time.Second), v.FirstCall.Unix(), v.LastCall.Unix(),
 			v.Accounts, v.LongAccounts, v.Orgs, v.OrgCalls, v.BankCalls, v.IdentifiedLongCalls, v.Identified,
-			v.Rule, v.Score, v.Rank, v.Tier, v.Channel, v.Code, v.RankedAt.Unix(), v.Org, v.CallerLongCalls); err != nil {
+			v.Rule, v.Score, v.Rank, v.Tier, v.Channel, v.Code, v.RankedAt.Unix(), v.Org, v.CallerLongCalls,
+			int64(v.EndedLongCall/time.Second)); err != nil {
 			return fmt.Errorf("victim: %w", translate(err))
 		}
 	}
@@ -240,15 +247,16 @@ func (db *DB) FindVictimByNumber(ctx context.Context, e164 string) (*unspoof.Vic
 
 func scanVictim(row interface{ Scan(...any) error }) (*unspoof.Victim, error) {
 	var v unspoof.Victim
-	var talk, longest, first, last, ranked int64
+	var talk, longest, first, last, ranked, endedS int64
 	if err := row.Scan(&v.E164, &v.Region, &v.LineType, &v.Valid, &v.Fictional, &v.Calls, &v.AnsweredCalls, &v.LongCalls,
 		&talk, &longest, &first, &last, &v.Accounts, &v.LongAccounts, &v.Orgs, &v.OrgCalls, &v.BankCalls,
 		&v.IdentifiedLongCalls, &v.Identified, &v.Rule, &v.Score, &v.Rank, &v.Tier, &v.Channel, &v.Code, &v.Status,
-		&ranked, &v.Org, &v.CallerLongCalls); err != nil {
+		&ranked, &v.Org, &v.CallerLongCalls, &endedS); err != nil {
 		return nil, err
 	}
 	v.TalkTime, v.LongestCall = time.Duration(talk)*time.Second, time.Duration(longest)*time.Second
 	v.FirstCall, v.LastCall = time.Unix(first, 0).UTC(), time.Unix(last, 0).UTC()
 	v.RankedAt = time.Unix(ranked, 0).UTC()
+	v.EndedLongCall = time.Duration(endedS) * time.Second
 	return &v, nil
 }

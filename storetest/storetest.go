@@ -31,6 +31,7 @@ func Run(t *testing.T, open Opener) {
 		{"FindCallsFilters", testFindCallsFilters},
 		{"LargeLoads", testLargeLoads},
 		{"VictimsRank", testVictimsRank},
+		{"VictimsEndedLong", testVictimsEndedLong},
 		{"VictimsRerankKeepsCodes", testVictimsRerankKeepsCodes},
 		{"VictimsStatus", testVictimsStatus},
 		{"SuspectsRank", testSuspectsRank},

@@ -110,8 +110,10 @@ func testVictimsRank(t *testing.T, open Opener) {
 	r = rank(t, s, victim.RuleScore)
 	got, _, err = s.FindVictims(ctx, unspoof.VictimFilter{})
 	must(t, err)
-	want = `+447700900001 #1 high none calls=2 ans=2 long=1 talk=5m45s longest=5m0s accts=1/1/1 orgs=1 org=2 bank=2 ident=1/true 09:30–09:31
-+447911123456 #2 medium sms calls=2 ans=2 long=1 talk=2m30s longest=2m0s accts=2/1/1 orgs=1 org=1 bank=1 ident=0/false 09:37–09:40
+	// +447911123456's caller stopped after its 120 s call (ended_long); +447700900001's called
+	// once more after the long call, for 45 s, which is how a callee who saw through it looks.
+	want = `+447911123456 #1 high sms calls=2 ans=2 long=1 talk=2m30s longest=2m0s accts=2/1/1 orgs=1 org=1 bank=1 ident=0/false 09:37–09:40
++447700900001 #2 medium none calls=2 ans=2 long=1 talk=5m45s longest=5m0s accts=1/1/1 orgs=1 org=2 bank=2 ident=1/true 09:30–09:31
 +442071234567 #3 low letter calls=1 ans=1 long=1 talk=1m30s longest=1m30s accts=1/1/1 orgs=1 org=1 bank=0 ident=1/true 09:38–09:38
 `
 	if summary(got) != want {
@@ -173,6 +175,79 @@ func testVictimsRank(t *testing.T, open Opener) {
 			t.Errorf("caller term = %v, want ln 3", term.Value)
 		}
 	}
+}
+
+// testVictimsEndedLong: a number's EndedLongCall is the longest last call among the accounts
+// whose last call to it lasted over the threshold, whatever CLI each call presented; it is
+// stored with the victim.
+func testVictimsEndedLong(t *testing.T, open Opener) {
+	es := open(t)
+	s := victimFixture(t, es)
+	ctx := context.Background()
+	bank := unspoof.Phone{Raw: "03456000001", E164: "+443456000001"}
+	tax := unspoof.Phone{Raw: "03002003300", E164: "+443002003300"}
+	callee := unspoof.Phone{Raw: "07700 900005", E164: "+447700900005", Region: "GB", LineType: "mobile"}
+	accts, err := es.AccountIDs(ctx)
+	must(t, err)
+	load := func(name string, calls []endedCall) {
+		t.Helper()
+		must(t, es.Load(ctx, source(unspoof.KindCalls, name), func(l unspoof.Loader) error {
+			for i, c := range calls {
+				cli := map[string]unspoof.Phone{"bank": bank, "tax": tax, "none": {Raw: "x"}}[c.cli]
+				if err := l.AddCall(ctx, &unspoof.Call{ExternalID: fmt.Sprint(name, i), AccountID: accts[c.acct],
+					StartedAt: t0.Add(time.Duration(c.min) * time.Minute), Duration: time.Duration(c.secs) * time.Second,
+					Status: "answered", CLI: cli, Callee: callee, Ref: unspoof.Ref{SourceRow: int64(i + 2)}}); err != nil {
+					return err
+				}
+			}
+			return nil
+		}))
+	}
+	ended := func(want time.Duration, why string) {
+		t.Helper()
+		r := rank(t, s, victim.RuleScore)
+		v, ok := r.Find(callee.E164)
+		if !ok || v.EndedLongCall != want {
+			t.Errorf("%s: EndedLongCall = %v, want %v", why, v.EndedLongCall, want)
+			return
+		}
+		for _, term := range r.Explain(v) {
+			if term.Feature == "ended_long" && term.Value != b2f(want > 0) ||
+				term.Feature == "ended_minutes" && math.Abs(term.Value-math.Log1p(want.Minutes())) > 1e-9 {
+				t.Errorf("%s: %s = %v", why, term.Feature, term.Value)
+			}
+		}
+	}
+	// U1 ends on a short call (another CLI than its long one); U2's last call, 200 s, is long
+	// though not its longest; U3's last call, 90 s, is long.
+	load("e1", []endedCall{{"U1", "bank", 40, 300}, {"U1", "tax", 45, 5}, {"U2", "bank", 41, 500}, {"U2", "tax", 50, 200},
+		{"U3", "bank", 42, 400}, {"U3", "bank", 55, 90}})
+	ended(200*time.Second, "U2 and U3 ended on long calls")
+	load("e2", []endedCall{{"U2", "none", 60, 10}})
+	ended(90*time.Second, "U2 called again")
+	load("e3", []endedCall{{"U3", "bank", 61, 0}})
+	ended(0, "U3 tried once more in vain")
+
+	// Stored and read back with the victim.
+	for number, want := range map[string]time.Duration{"+447911123456": 120 * time.Second, "+447700900001": 0, "+442071234567": 90 * time.Second} {
+		v, err := s.FindVictimByNumber(ctx, number)
+		must(t, err)
+		if v.EndedLongCall != want {
+			t.Errorf("%s: stored EndedLongCall = %v, want %v", number, v.EndedLongCall, want)
+		}
+	}
+}
+
+type endedCall struct {
+	acct, cli string
+	min, secs int
+}
+
+func b2f(x bool) float64 {
+	if x {
+		return 1
+	}
+	return 0
 }
 
 // testVictimsRerankKeepsCodes: a number keeps its code through rankings that drop it and take

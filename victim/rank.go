@@ -8,6 +8,7 @@ import (
 	"cmp"
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -96,6 +97,7 @@ type agg struct {
 	calls, answered, long          int32
 	accounts, longAccounts, orgs   int32
 	callerLong                     int32 // most long calls by one account
+	endedLongS                     int64 // longest last call of the accounts whose last call was long
 	orgCalls, bankCalls, identLong int32
 	talkS, longestS                int64
 	first, last                    int64 // Unix seconds
@@ -110,7 +112,8 @@ func (a *agg) victim(r *Ranking) *unspoof.Victim {
 		Calls: int64(a.calls), AnsweredCalls: int64(a.answered), LongCalls: int64(a.long),
 		TalkTime: time.Duration(a.talkS) * time.Second, LongestCall: time.Duration(a.longestS) * time.Second,
 		FirstCall: time.Unix(a.first, 0).UTC(), LastCall: time.Unix(a.last, 0).UTC(),
-		Accounts: int64(a.accounts), LongAccounts: int64(a.longAccounts), CallerLongCalls: int64(a.callerLong), Orgs: int64(a.orgs), OrgCalls: int64(a.orgCalls),
+		Accounts: int64(a.accounts), LongAccounts: int64(a.longAccounts), CallerLongCalls: int64(a.callerLong),
+		EndedLongCall: time.Duration(a.endedLongS) * time.Second, Orgs: int64(a.orgs), OrgCalls: int64(a.orgCalls),
 		BankCalls: int64(a.bankCalls), Org: a.org, IdentifiedLongCalls: int64(a.identLong), Identified: a.identLong > 0,
 		Score: a.score, Rank: int(a.rank), Tier: a.tier, Rule: r.Rule, RankedAt: r.rankedAt}
 	v.Channel = channel(v, r.Config.Abroad)
@@ -158,6 +161,8 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 		cur                    *agg
 		accts, longAcc, orgIDs []int64
 		acctLong               []int32 // long calls by accts[i]
+		acctLast, acctLastLong []int64 // accts[i]'s last call and last long call (Unix s)
+		acctLastLongS          []int64 // how long accts[i]'s last long call lasted (s)
 		orgCalls               []int32 // calls presenting orgIDs[i]
 		interned               = map[string]string{}
 	)
@@ -174,14 +179,21 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 		}
 		return append(s, x)
 	}
-	addAccount := func(id int64, long int32) {
-		i := slices.Index(accts, id)
+	addAccount := func(g *unspoof.CallGroup) {
+		i := slices.Index(accts, g.AccountID)
 		if i < 0 {
-			accts, acctLong = append(accts, id), append(acctLong, 0)
+			accts, acctLong = append(accts, g.AccountID), append(acctLong, 0)
+			acctLast, acctLastLong = append(acctLast, math.MinInt64), append(acctLastLong, math.MinInt64)
+			acctLastLongS = append(acctLastLongS, 0)
 			i = len(accts) - 1
 		}
-		acctLong[i] += long
+		acctLong[i] += int32(g.LongCalls)
 		cur.callerLong = max(cur.callerLong, acctLong[i])
+		acctLast[i] = max(acctLast[i], g.LastCall.Unix())
+		if t, d := g.LastLongCall.Unix(), int64(g.LastLongDuration/time.Second); g.LongCalls > 0 &&
+			(t > acctLastLong[i] || t == acctLastLong[i] && d > acctLastLongS[i]) {
+			acctLastLong[i], acctLastLongS[i] = t, d
+		}
 	}
 	var end int64
 	flush := func() {
@@ -189,6 +201,11 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 			return
 		}
 		cur.accounts, cur.longAccounts, cur.orgs = int32(len(accts)), int32(len(longAcc)), int32(len(orgIDs))
+		for i := range accts { // callers whose last call to the number was a long one
+			if acctLong[i] > 0 && acctLastLong[i] == acctLast[i] {
+				cur.endedLongS = max(cur.endedLongS, acctLastLongS[i])
+			}
+		}
 		var top, topID int64
 		for i, id := range orgIDs { // most calls; the lowest id of a tie, so a ranking is repeatable
 			if n := int64(orgCalls[i]); n > top || n == top && id < topID {
@@ -208,6 +225,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 				first: g.FirstCall.Unix(), last: g.LastCall.Unix()})
 			cur = &r.all[len(r.all)-1]
 			accts, acctLong, longAcc, orgIDs, orgCalls = accts[:0], acctLong[:0], longAcc[:0], orgIDs[:0], orgCalls[:0]
+			acctLast, acctLastLong, acctLastLongS = acctLast[:0], acctLastLong[:0], acctLastLongS[:0]
 		}
 		cur.calls += int32(g.Calls)
 		cur.answered += int32(g.Answered)
@@ -216,7 +234,7 @@ func Rank(ctx context.Context, s unspoof.VictimStore, cfg Config) (*Ranking, err
 		cur.longestS = max(cur.longestS, int64(g.LongestCall/time.Second))
 		cur.first = min(cur.first, g.FirstCall.Unix())
 		cur.last = max(cur.last, g.LastCall.Unix())
-		addAccount(g.AccountID, int32(g.LongCalls))
+		addAccount(g)
 		if g.LongCalls > 0 {
 			longAcc = addUnique(longAcc, g.AccountID)
 			if suspects[g.AccountID] {

@@ -41,7 +41,10 @@ var rankTables = []struct{ name, columns string }{
 // statement: calls to UK numbers (+44) that are no organisation's number, grouped by callee,
 // account and presented number as the stores do, then per number the aggregates, the
 // organisation impersonated in most calls, the score, and the top K by score (K: the numbers
-// the met-2022 rule selects, an identified suspect's call over 60 s).
+// the met-2022 rule selects, an identified suspect's call over 60 s). last_long packs the start
+// and duration of a group's last call over 60 s into one integer, as the stores do; ended_long
+// is the longest last call of the accounts whose last call was one; ends.last, the last call of
+// all, is what recency is measured against.
 const victimsRankQuery = `
 CREATE OR REPLACE TABLE victims AS
 WITH orgnum AS (
@@ -52,12 +55,13 @@ ident AS (
 g AS (
 	SELECT c.callee_e164 AS e164, c.account_id, c.cli_e164, count(*) AS calls, count(*) FILTER (WHERE c.duration_s > 0) AS answered,
 		count(*) FILTER (WHERE c.duration_s > 60) AS long, sum(c.duration_s) AS talk, max(c.duration_s) AS longest,
-		min(c.started_at) AS first, max(c.started_at) AS last
+		min(c.started_at) AS first, max(c.started_at) AS last,
+		max(c.started_at * 65536 + least(c.duration_s, 65535)) FILTER (WHERE c.duration_s > 60) AS last_long
 	FROM calls c
 	WHERE c.callee_e164 LIKE '+44%' AND c.callee_e164 NOT IN (SELECT e164 FROM orgnum)
 	GROUP BY c.callee_e164, c.account_id, c.cli_e164),
 ga AS (
-	SELECT g.e164, g.account_id, sum(g.calls) AS calls, sum(g.long) AS long,
+	SELECT g.e164, g.account_id, sum(g.calls) AS calls, sum(g.long) AS long, max(g.last) AS last, max(g.last_long) AS last_long,
 		sum(g.calls) FILTER (WHERE o.org_id IS NOT NULL) AS org_calls, sum(g.calls) FILTER (WHERE o.sector = 'bank') AS bank_calls
 	FROM g LEFT JOIN orgnum o ON o.e164 = g.cli_e164 GROUP BY g.e164, g.account_id),
 gorg AS (
@@ -71,14 +75,18 @@ n AS (
 na AS (
 	SELECT e164, count(*) AS accounts, count(*) FILTER (WHERE long > 0) AS long_accounts, max(long) AS caller_long,
 		coalesce(sum(org_calls), 0) AS org_calls, coalesce(sum(bank_calls), 0) AS bank_calls,
-		coalesce(sum(long) FILTER (WHERE account_id IN (SELECT id FROM ident)), 0) AS ident_long
+		coalesce(sum(long) FILTER (WHERE account_id IN (SELECT id FROM ident)), 0) AS ident_long,
+		coalesce(max(last_long % 65536) FILTER (WHERE last_long // 65536 = last), 0) AS ended_long
 	FROM ga GROUP BY e164),
+ends AS (SELECT max(last) AS last FROM n),
 scored AS (
-	SELECT n.*, na.accounts, na.long_accounts, na.caller_long, na.org_calls, na.bank_calls, na.ident_long,
+	SELECT n.*, na.accounts, na.long_accounts, na.caller_long, na.ended_long, na.org_calls, na.bank_calls, na.ident_long,
 		coalesce(top.orgs, 0) AS orgs, top.top_org,
-		0.8 * ln(1 + n.talk / 60.0) + 1.0 * ln(1 + n.long) + 2.5 * ln(1 + na.caller_long)
-			+ 0.1 * (na.bank_calls > 0)::INTEGER + 0.4 * (na.org_calls > 0)::INTEGER + 0.1 * ln(greatest(1, na.accounts)) AS score
-	FROM n JOIN na USING (e164) LEFT JOIN top USING (e164))
+		0.2 * ln(1 + n.talk / 60.0) + 0.7 * ln(1 + n.long) + 3.1 * ln(1 + na.caller_long)
+			- 0.4 * (na.ended_long > 0)::INTEGER + 0.7 * ln(1 + na.ended_long / 60.0) + 0.4 * ln(greatest(1, n.answered))
+			+ 0.2 * (na.bank_calls > 0)::INTEGER + 0.1 * (na.org_calls > 0)::INTEGER - 0.1 * (na.ident_long > 0)::INTEGER
+			- 0.1 * greatest(0, 1 - (ends.last - n.last) / 86400.0 / 365) AS score
+	FROM n JOIN na USING (e164) LEFT JOIN top USING (e164) CROSS JOIN ends)
 SELECT * FROM scored
 QUALIFY row_number() OVER (ORDER BY score DESC, e164) <= (SELECT count(*) FROM na WHERE ident_long > 0)`
 

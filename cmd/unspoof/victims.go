@@ -377,6 +377,11 @@ func newVictimsShowCmd(g *globals) *cobra.Command {
 			row("first – last call", v.FirstCall.Format(time.DateTime)+" – "+v.LastCall.Format(time.DateTime))
 			row("accounts", fmt.Sprintf("%d (%d with a long call; at most %d long calls by one)", v.Accounts, v.LongAccounts,
 				v.CallerLongCalls))
+			ended := "no caller's last call was long"
+			if v.EndedLongCall > 0 {
+				ended = fmt.Sprintf("a caller's last call was long (%s)", v.EndedLongCall)
+			}
+			row("ended on a long call", ended)
 			row("organisations", fmt.Sprintf("%d (%d calls presenting one, %d a bank)", v.Orgs, v.OrgCalls, v.BankCalls))
 			row("identified suspects", fmt.Sprintf("%v (%d long calls)", v.Identified, v.IdentifiedLongCalls))
 			row("status", v.Status)
@@ -409,8 +414,8 @@ func newVictimsShowCmd(g *globals) *cobra.Command {
 // exportHeader names the columns of victims export.
 var exportHeader = []string{"rank", "e164", "code", "tier", "channel", "score", "rule", "status", "region", "line_type",
 	"valid", "fictional", "calls", "answered_calls", "long_calls", "talk_s", "longest_s", "first_call", "last_call",
-	"accounts", "long_accounts", "caller_long_calls", "orgs", "org_calls", "bank_calls", "identified_long_calls", "identified",
-	"ranked_at"}
+	"accounts", "long_accounts", "caller_long_calls", "ended_long_s", "orgs", "org_calls", "bank_calls", "identified_long_calls",
+	"identified", "ranked_at"}
 
 func exportRecord(v *unspoof.Victim) []string {
 	i := func(n int64) string { return strconv.FormatInt(n, 10) }
@@ -418,7 +423,8 @@ func exportRecord(v *unspoof.Victim) []string {
 	return []string{strconv.Itoa(v.Rank), v.E164, v.Code, v.Tier, v.Channel, strconv.FormatFloat(v.Score, 'f', 4, 64), v.Rule,
 		v.Status, v.Region, v.LineType, b(v.Valid), b(v.Fictional), i(v.Calls), i(v.AnsweredCalls), i(v.LongCalls),
 		i(int64(v.TalkTime / time.Second)), i(int64(v.LongestCall / time.Second)), v.FirstCall.Format(time.RFC3339),
-		v.LastCall.Format(time.RFC3339), i(v.Accounts), i(v.LongAccounts), i(v.CallerLongCalls), i(v.Orgs), i(v.OrgCalls), i(v.BankCalls),
+		v.LastCall.Format(time.RFC3339), i(v.Accounts), i(v.LongAccounts), i(v.CallerLongCalls),
+		i(int64(v.EndedLongCall / time.Second)), i(v.Orgs), i(v.OrgCalls), i(v.BankCalls),
 		i(v.IdentifiedLongCalls), b(v.Identified), v.RankedAt.Format(time.RFC3339)}
 }
 
@@ -472,7 +478,7 @@ func writeVictims(w io.Writer, format string, vs []*unspoof.Victim) error {
 		typed: func(i int, m map[string]any) {
 			v := vs[i]
 			for _, k := range []string{"rank", "calls", "answered_calls", "long_calls", "talk_s", "longest_s", "accounts",
-				"long_accounts", "caller_long_calls", "orgs", "org_calls", "bank_calls", "identified_long_calls"} {
+				"long_accounts", "caller_long_calls", "ended_long_s", "orgs", "org_calls", "bank_calls", "identified_long_calls"} {
 				m[k], _ = strconv.ParseInt(m[k].(string), 10, 64)
 			}
 			m["score"] = v.Score

@@ -122,11 +122,12 @@ func TestVictimsWorkflow(t *testing.T) {
 			national := "0" + strings.TrimPrefix(number, "+44")
 			out, _ = run(t, db, 0, "victims", "show", national)
 			if !strings.Contains(out, "number") || !strings.Contains(out, number) || !strings.Contains(out, "calls (") ||
-				!strings.Contains(out, scoreCodes[number]) {
+				!strings.Contains(out, scoreCodes[number]) || !strings.Contains(out, "ended on a long call") {
 				t.Errorf("victims show %s:\n%s", national, out)
 			}
 			out, _ = run(t, db, 0, "victims", "explain", number)
-			if !strings.Contains(out, "talk_minutes") || !strings.Contains(out, "rank 1 of") {
+			if !strings.Contains(out, "talk_minutes") || !strings.Contains(out, "ended_long") ||
+				!strings.Contains(out, "ended_minutes") || !strings.Contains(out, "rank 1 of") {
 				t.Errorf("victims explain %s:\n%s", number, out)
 			}
 			out, _ = run(t, db, 0, "victims", "rank", "--rule", "score", "--explain", national)
@@ -145,6 +146,9 @@ func TestVictimsWorkflow(t *testing.T) {
 			var first map[string]any
 			if err := json.Unmarshal([]byte(strings.SplitN(string(b), "\n", 2)[0]), &first); err != nil ||
 				first["rank"] != 1.0 || first["e164"] != number {
+				t.Errorf("export jsonl first row %v, %v", first, err)
+			}
+			if s, ok := first["ended_long_s"].(float64); !ok || s != 0 && s <= 60 {
 				t.Errorf("export jsonl first row %v, %v", first, err)
 			}
 
