@@ -78,7 +78,7 @@ fi
 work=$(mktemp -d "${TMPDIR:-/tmp}/unspoof-bench-campaign.XXXXXX")
 pg_started=0
 peer_pid=
-child=
+source "$root/bench/lib.sh" # bounded, wait_quiet, measure, pg_cpu; sets child
 failed=0
 
 cleanup() {
@@ -116,17 +116,6 @@ fi
 template=$work/alert.txt
 echo 'Police alert: calls claiming to be {{org}} were scams. Your reference is {{reference}}. We will never ask for money.' >"$template"
 
-# bounded CMD... runs CMD under timeout --timeout. It runs in the background while the script
-# waits, so that a signal to the script is handled at once (cleanup stops CMD), not after CMD.
-bounded() {
-	local rc=0
-	timeout -k 10 "$limit" "$@" &
-	child=$!
-	wait "$child" || rc=$?
-	child=
-	return "$rc"
-}
-
 # --- the peer ---------------------------------------------------------------------------------
 # start_peer NAME starts a fresh SMSC logging to $work/NAME-submits.jsonl and sets $port.
 start_peer() {
@@ -160,16 +149,6 @@ stop_peer() {
 # cpu_of PID prints the CPU seconds (user + system) process PID has used so far.
 cpu_of() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$1/stat" 2>/dev/null || echo "?"; }
 
-# pg_cpu prints the CPU seconds our cluster has used: the postmaster and its live children, plus
-# the children it has reaped, so a backend that has exited still counts.
-pg_cpu() {
-	local pm p
-	pm=$(head -n 1 "$UNSPOOF_PG_DIR/data/postmaster.pid")
-	for p in $pm $(pgrep -P "$pm" 2>/dev/null); do
-		awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || true
-	done | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.1f", t / hz }'
-}
-
 # pg_statements reset empties pg_stat_statements (creating the extension first); pg_statements
 # prints the statements run since, by total execution time.
 pg_statements() {
@@ -183,7 +162,6 @@ pg_statements() {
 		FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT 25"
 }
 
-loadavg() { cut -d ' ' -f 1 /proc/loadavg; }
 now() { date +%s.%N; }
 since() { awk -v a="$1" -v b="$(now)" 'BEGIN { printf "%.2f", b - a }'; }
 

@@ -115,7 +115,9 @@ chmod 755 "$UNSPOOF_PG_DIR"
 export UNSPOOF_PG_DIR
 pg_started=0
 sampler=
-child=
+source "$root/bench/lib.sh" # bounded, wait_quiet, measure, pg_cpu; sets child
+
+quiet_below=$(awk -v n="$(nproc)" 'BEGIN { print n / 2 }') # wait_quiet: below half the cores
 
 cleanup() {
 	local rc=$?
@@ -152,17 +154,6 @@ if want duckdb; then
 	(cd "$root/bench/duckdb" && go build -o "$work/bin/duckbench" .) || die "go build bench/duckdb failed"
 fi
 
-# bounded CMD... runs CMD under timeout --timeout. It runs in the background while the script
-# waits, so that a signal to the script is handled at once (cleanup stops CMD), not after CMD.
-bounded() {
-	local rc=0
-	timeout -k 10 "$limit" "$@" &
-	child=$!
-	wait "$child" || rc=$?
-	child=
-	return "$rc"
-}
-
 # --- data -------------------------------------------------------------------------------------
 # dataset sets $data to the directory of the simulated dataset at scale $1, making it if missing.
 dataset() {
@@ -183,41 +174,6 @@ dataset() {
 }
 
 # --- measuring --------------------------------------------------------------------------------
-loadavg() { cut -d ' ' -f 1 /proc/loadavg; }
-
-# wait_quiet waits, up to --quiet seconds, for the load average to fall below half the cores.
-wait_quiet() {
-	local until=$((SECONDS + quiet)) said=0
-	while ((SECONDS < until)) && awk -v l="$(loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l >= n / 2) }'; do
-		((said)) || log "load average $(loadavg): waiting up to ${quiet}s for the machine to quieten"
-		said=1
-		sleep 10
-	done
-}
-
-# measure NAME CMD... runs CMD under /usr/bin/time and timeout, its output in $work/NAME.out and
-# .err, and sets $secs (wall clock, from just before to just after), $cpu (user + system CPU
-# seconds), $rss_kb (peak RSS) and $load (the load average before → after: other work on the
-# machine skews the wall clock more than the CPU time).
-measure() {
-	local name=$1 t0 t1 rc=0 l0
-	shift
-	wait_quiet
-	l0=$(loadavg)
-	t0=$(date +%s.%N)
-	bounded /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
-	t1=$(date +%s.%N)
-	if ((rc != 0)); then
-		log "$name failed (exit $rc$( ((rc == 124)) && echo ", timed out after ${limit}s")):"
-		tail -n 20 "$work/$name.err" >&2
-		tail -n 5 "$work/$name.out" >&2
-		return 1
-	fi
-	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-	load="load avg $l0 → $(loadavg)"
-	rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/$name.time")
-	cpu=$(awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.2f", t }' "$work/$name.time")
-}
 
 # rows_read prints the rows read that `unspoof ingest` reported in $work/$1.out.
 rows_read() { sed -n 's/.*: \([0-9,]*\) rows read.*/\1/p' "$work/$1.out" | tr -d , | head -n 1; }
@@ -242,16 +198,6 @@ sample_pg() {
 		echo "$max" >"$out"
 		sleep 0.5
 	done
-}
-
-# pg_cpu prints the CPU seconds our cluster has used: the postmaster and its live children, plus
-# the children it has reaped (cutime, cstime), so a backend that has exited still counts.
-pg_cpu() {
-	local pm p
-	pm=$(head -n 1 "$UNSPOOF_PG_DIR/data/postmaster.pid")
-	for p in $pm $(pgrep -P "$pm" 2>/dev/null); do
-		awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || true
-	done | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.2f", t / hz }'
 }
 
 # pg_statements summarises the server log from line $1 on: the statements that ran longer than
@@ -310,7 +256,7 @@ for s in "${scales[@]}"; do
 		results+=("DuckDB load (read_csv)|$s|$drows|$load_s|$load_cpu|$(kv load_rss_kb "duckdb-$s")")
 		results+=("DuckDB group by callee|$s|$drows|$group_s|$group_cpu|$(kv group_rss_kb "duckdb-$s")")
 		results+=("DuckDB load+group|$s|$drows|$total_s|$(awk -v a="$load_cpu" -v b="$group_cpu" 'BEGIN { print a + b }')|$rss_kb")
-		notes+=("scale $s: DuckDB $(kv groups "duckdb-$s") callee groups; load $(kv load_s "duckdb-$s") s of which checkpoint (writing the file) $(kv checkpoint_s "duckdb-$s") s; process $secs s wall, $cpu s CPU incl. start-up; threads $(kv threads "duckdb-$s"), memory_limit $(kv memory_limit "duckdb-$s"); database file $(bytes_mib "$(stat -c %s "$work/calls-$s.duckdb")"); $load")
+		notes+=("scale $s: DuckDB $(kv groups "duckdb-$s") callee groups; load $(kv load_s "duckdb-$s") s of which checkpoint (writing the file) $(kv checkpoint_s "duckdb-$s") s; process $secs s wall, $cpu s CPU incl. start-up; threads $(kv threads "duckdb-$s"), memory_limit $(kv memory_limit "duckdb-$s"); database file $(bytes_mib "$(stat -c %s "$work/calls-$s.duckdb")"); load avg $load")
 		rm -f "$work/calls-$s.duckdb" "$work/calls-$s.duckdb.wal"
 	fi
 
@@ -333,7 +279,7 @@ for s in "${scales[@]}"; do
 		measure "$tag-calls-$s" "$bin" ingest --db "$db" --kind calls --no-progress \
 			--quarantine "$work/$tag-calls-$s.quarantine.csv" "$calls" || exit 1
 		results+=("$label|$s|$(rows_read "$tag-calls-$s")|$secs|$cpu|$rss_kb")
-		notes+=("scale $s: SQLite ($build) calls: $(quarantined "$tag-calls-$s") quarantined; $load; database file $(bytes_mib "$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))")")
+		notes+=("scale $s: SQLite ($build) calls: $(quarantined "$tag-calls-$s") quarantined; load avg $load; database file $(bytes_mib "$(($(stat -c %s "$db") + $(stat -c %s "$db-wal" 2>/dev/null || echo 0)))")")
 		rm -f "$db" "$db-wal" "$db-shm"
 	done
 
@@ -358,7 +304,7 @@ for s in "${scales[@]}"; do
 		wait "$sampler" 2>/dev/null || true
 		sampler=
 		results+=("unspoof ingest → PostgreSQL (client)|$s|$(rows_read "pg-calls-$s")|$secs|$cpu|$rss_kb")
-		notes+=("scale $s: PostgreSQL calls: $load; server CPU $server_cpu s; statements over 200 ms: $(pg_statements "$logline"); server's largest process peaked at $(mib "$(cat "$work/pg-server-$s.rss")") (shared_buffers 512MB); database $(bytes_mib "$(pg_size)")")
+		notes+=("scale $s: PostgreSQL calls: load avg $load; server CPU $server_cpu s; statements over 200 ms: $(pg_statements "$logline"); server's largest process peaked at $(mib "$(cat "$work/pg-server-$s.rss")") (shared_buffers 512MB); database $(bytes_mib "$(pg_size)")")
 	fi
 done
 

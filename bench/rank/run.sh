@@ -83,7 +83,7 @@ UNSPOOF_PG_DIR=$(mktemp -d "${TMPDIR:-/tmp}/unspoof-bench-pg.XXXXXX")
 chmod 755 "$UNSPOOF_PG_DIR"
 export UNSPOOF_PG_DIR
 pg_started=0
-child=
+source "$root/bench/lib.sh" # bounded, wait_quiet, measure, pg_cpu; sets child
 
 cleanup() {
 	local rc=$?
@@ -105,57 +105,6 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# bounded CMD... runs CMD under timeout in the background, so that a signal to the script stops it.
-bounded() {
-	local rc=0
-	timeout -k 10 "$limit" "$@" &
-	child=$!
-	wait "$child" || rc=$?
-	child=
-	return "$rc"
-}
-
-loadavg() { cut -d ' ' -f 1 /proc/loadavg; }
-
-# wait_quiet waits, up to --quiet seconds, for the load average to fall below the cores.
-wait_quiet() {
-	local until=$((SECONDS + quiet))
-	while ((SECONDS < until)) && awk -v l="$(loadavg)" -v n="$(nproc)" 'BEGIN { exit !(l >= n) }'; do
-		sleep 5
-	done
-}
-
-# measure NAME CMD... runs CMD under /usr/bin/time; sets $secs (wall clock), $cpu (user + system
-# CPU seconds of the process), $rss_kb (peak RSS) and $load (1-minute load average before →
-# after). Output goes to $work/NAME.out and .err.
-measure() {
-	local name=$1 t0 t1 l0 rc=0
-	shift
-	wait_quiet
-	l0=$(loadavg)
-	t0=$(date +%s.%N)
-	bounded /usr/bin/time -v -o "$work/$name.time" "$@" >"$work/$name.out" 2>"$work/$name.err" || rc=$?
-	t1=$(date +%s.%N)
-	if ((rc != 0)); then
-		log "$name failed (exit $rc):"
-		tail -n 20 "$work/$name.err" >&2
-		return 1
-	fi
-	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.2f", b - a }')
-	cpu=$(awk -F': ' '/User time|System time/ { t += $2 } END { printf "%.1f", t }' "$work/$name.time")
-	rss_kb=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$work/$name.time")
-	load="$l0 → $(loadavg)"
-}
-
-# pg_cpu prints the CPU seconds our PostgreSQL cluster has used: the postmaster, its live
-# children and those it has reaped (a backend that has exited still counts).
-pg_cpu() {
-	local pm p
-	pm=$(head -n 1 "$UNSPOOF_PG_DIR/data/postmaster.pid")
-	for p in $pm $(pgrep -P "$pm" 2>/dev/null); do
-		awk '{ print $14 + $15 + $16 + $17 }' "/proc/$p/stat" 2>/dev/null || true
-	done | awk -v hz="$(getconf CLK_TCK)" '{ t += $1 } END { printf "%.1f", t / hz }'
-}
 
 # kv KEY NAME prints the value of KEY=… in $work/NAME.out.
 kv() { tr ' ' '\n' <"$work/$2.out" | sed -n "s/^$1=//p"; }

@@ -49,6 +49,7 @@ cpus=
 quiet=0
 profile=
 log() { echo "bench/screen: $*" >&2; }
+source "$root/bench/lib.sh" # wait_quiet
 while [ $# -gt 0 ]; do
 	case "$1" in
 	--servers) servers=$2; shift 2 ;;
@@ -140,21 +141,12 @@ ms() {
 		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; printf "%.2f", n }'
 }
 
-# quiet_wait: wait up to --quiet seconds for the load average to fall below 1.
-quiet_wait() {
-	local i=0
-	while [ "$i" -lt "$quiet" ] && awk '{ exit !($1 >= 1) }' /proc/loadavg; do
-		sleep 1
-		i=$((i + 1))
-	done
-}
-
 log "$(nproc) cores; wrk -t$threads -c$connections -d$duration --latency -s bench/screen/post.lua, after a $warmup warm-up; ${gomaxprocs:+GOMAXPROCS=$gomaxprocs; }$rounds rounds of: ${server_list[*]}"
 results=$work/results
 failed=0
 for round in $(seq "$rounds"); do
 	for name in "${server_list[@]}"; do
-		quiet_wait
+		wait_quiet 1
 		start "$name" "$round"
 		wrk_run "$warmup" >/dev/null
 		load=$(cut -d' ' -f1 /proc/loadavg)
