@@ -201,16 +201,10 @@ func TestDemoDashboard(t *testing.T) {
 			{Screenshot: "demo-reports"},
 		},
 	})
-	cmd.Process.Signal(syscall.SIGINT)
-	done := make(chan error, 1)
-	go func() { done <- cmd.Wait() }()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("demo after Ctrl-C: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(20 * time.Second):
+	if exited, err := stopProcess(cmd, syscall.SIGINT, 20*time.Second); !exited {
 		t.Error("demo did not stop within 20 s of Ctrl-C")
+	} else if err != nil {
+		t.Errorf("demo after Ctrl-C: %v\n%s", err, stderr.String())
 	}
 }
 

@@ -22,6 +22,22 @@ import (
 
 // startServe runs "unspoof serve" on a free port and returns its base URL; it is stopped with
 // SIGTERM when the test ends.
+// stopProcess sends cmd sig and waits up to d for it to exit, killing it if it has not by then.
+// It says whether it exited in time, and with what error.
+func stopProcess(cmd *exec.Cmd, sig os.Signal, d time.Duration) (exited bool, err error) {
+	cmd.Process.Signal(sig)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		return true, err
+	case <-time.After(d):
+		cmd.Process.Kill()
+		<-done
+		return false, nil
+	}
+}
+
 func startServe(t *testing.T, db string, args ...string) string {
 	t.Helper()
 	cmd := exec.Command(binary, append([]string{"--db", db, "serve", "--http", "127.0.0.1:0", "--portal", "police.example/ispoof"}, args...)...)
@@ -35,17 +51,10 @@ func startServe(t *testing.T, db string, args ...string) string {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		done := make(chan error, 1)
-		go func() { done <- cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("serve stopped with %v\n%s", err, stderr.String())
-			}
-		case <-time.After(15 * time.Second):
-			cmd.Process.Kill()
+		if exited, err := stopProcess(cmd, syscall.SIGTERM, 15*time.Second); !exited {
 			t.Error("serve did not stop on SIGTERM")
+		} else if err != nil {
+			t.Errorf("serve stopped with %v\n%s", err, stderr.String())
 		}
 	})
 	line, err := bufio.NewReader(out).ReadString('\n')

@@ -1,12 +1,14 @@
 package main
 
 import (
+	"context"
 	"fmt"
 	"text/tabwriter"
 	"time"
 
 	"github.com/spf13/cobra"
 
+	"github.com/unspoof/unspoof"
 	"github.com/unspoof/unspoof/web"
 )
 
@@ -64,15 +66,11 @@ func newStaffSetCmd(g *globals, verb string) *cobra.Command {
 				return usageError{fmt.Errorf("--reason is required: the audit log keeps why")}
 			}
 			ctx := cmd.Context()
-			s, err := g.openCase(ctx)
+			s, st, err := openStaff(ctx, g, args[0])
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			st, err := s.FindStaffByUsername(ctx, args[0])
-			if err != nil {
-				return err
-			}
 			at := time.Now().UTC()
 			if verb == "enable" {
 				at = time.Time{}
@@ -101,15 +99,11 @@ terminal (12 characters or more). Their sessions end and a lockout after failed 
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			ctx := cmd.Context()
-			s, err := g.openCase(ctx)
+			s, st, err := openStaff(ctx, g, args[0])
 			if err != nil {
 				return err
 			}
 			defer s.Close()
-			st, err := s.FindStaffByUsername(ctx, args[0])
-			if err != nil {
-				return err
-			}
 			pw, err := readPassword(g)
 			if err != nil {
 				return err
@@ -127,4 +121,19 @@ terminal (12 characters or more). Their sessions end and a lockout after failed 
 			return nil
 		},
 	}
+}
+
+// openStaff opens the store and finds the member of staff called username (ENOTFOUND if there
+// is none, with the store closed again).
+func openStaff(ctx context.Context, g *globals, username string) (caseStore, *unspoof.Staff, error) {
+	s, err := g.openCase(ctx)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := s.FindStaffByUsername(ctx, username)
+	if err != nil {
+		s.Close()
+		return nil, nil, err
+	}
+	return s, st, nil
 }
