@@ -6,7 +6,6 @@ import (
 	"encoding/csv"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -226,30 +225,37 @@ func TestSMSCSimCmd(t *testing.T) {
 	run(t, db, 0, "campaign", "create", "--name", "rehearsal", "--hours", "0-24", "--template", tmpl,
 		"--sender-id", "447700900999", "--test-list", list, "--as", "alice")
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	// The simulator takes a port of its own (:0) and says which: a port picked here and freed
+	// could be taken by another test's socket before the simulator binds it.
+	sim := exec.Command(binary, "smsc-sim", "--listen", "127.0.0.1:0", "--receipt-delay", "50ms", "--undeliverable", "0.3", "--expired", "0.2")
+	sim.Env = append(os.Environ(), "UNSPOOF_SMPP_PASSWORD=rehearse")
+	stdout, err := sim.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	sim := exec.Command(binary, "smsc-sim", "--listen", addr, "--receipt-delay", "50ms", "--undeliverable", "0.3", "--expired", "0.2")
-	sim.Env = append(os.Environ(), "UNSPOOF_SMPP_PASSWORD=rehearse")
-	var simOut strings.Builder
-	sim.Stdout = &simOut
 	if err := sim.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer sim.Process.Kill()
-	for i := 0; ; i++ { // until it listens
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			break
+	lines := bufio.NewScanner(stdout)
+	var simOut strings.Builder
+	var addr string
+	for addr == "" && lines.Scan() {
+		simOut.WriteString(lines.Text() + "\n")
+		if m := regexp.MustCompile(`^SMSC SIMULATOR .* on (127\.0\.0\.1:\d+):`).FindStringSubmatch(lines.Text()); m != nil {
+			addr = m[1]
 		}
-		if i == 100 {
-			t.Fatal("smsc-sim does not listen")
-		}
-		time.Sleep(50 * time.Millisecond)
 	}
+	if addr == "" {
+		t.Fatalf("smsc-sim did not say where it listens:\n%s", simOut.String())
+	}
+	simDone := make(chan struct{})
+	go func() { // the rest of what it prints, read while it runs
+		defer close(simDone)
+		for lines.Scan() {
+			simOut.WriteString(lines.Text() + "\n")
+		}
+	}()
 
 	for flags, want := range map[string]string{
 		"--sender-ton 3":                 "--sender-ton and --sender-npi go together",
@@ -275,6 +281,7 @@ func TestSMSCSimCmd(t *testing.T) {
 		t.Fatalf("right password: want some delivered, some failed and some expired: %v\n%s", err, out)
 	}
 	sim.Process.Signal(syscall.SIGINT)
+	<-simDone
 	if err := sim.Wait(); err != nil {
 		t.Errorf("smsc-sim after Ctrl-C: %v", err)
 	}

@@ -31,27 +31,35 @@ type KamailioSigner struct {
 // first; that needs the kamailio-secsipid-modules package.
 func StartKamailio(t testing.TB, screenAddr string, signer ...KamailioSigner) *Kamailio {
 	t.Helper()
+	return startKamailio(t, FreePort, screenAddr, signer...)
+}
+
+func startKamailio(t testing.TB, pick func(testing.TB) int, screenAddr string, signer ...KamailioSigner) *Kamailio {
+	t.Helper()
 	bin := Need(t, "kamailio", "kamailio")
 	dir := peerDir(t, "kamailio")
 	run := t.TempDir()
-	port := FreePort(t)
-	k := &Kamailio{Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port)}
-	argv := []string{bin,
-		"-f", filepath.Join(dir, "kamailio.cfg"),
-		"-DD", "-E", // foreground, log to stderr
-		"-n", "1", "-m", "32", "-M", "4", // one worker, small memory
-		"-Y", run, // runtime dir in the test's temp dir
-		"-l", "udp:" + k.Addr,
-		"-A", `SCREEN="sip:` + screenAddr + `"`,
-	}
+	var sign []string
 	for _, s := range signer {
 		if _, err := os.Stat(secsipidModule(bin)); err != nil {
 			unavailable(t, "kamailio's secsipid module is not installed (apt-get install kamailio-secsipid-modules)")
 		}
-		argv = append(argv, "-A", `SIGN_KEY="`+s.KeyPath+`"`, "-A", `SIGN_X5U="`+s.X5U+`"`)
+		sign = append(sign, "-A", `SIGN_KEY="`+s.KeyPath+`"`, "-A", `SIGN_X5U="`+s.X5U+`"`)
 	}
-	k.p = start(t, "kamailio", run, argv...)
-	k.p.waitFor(t, "answer to OPTIONS", 20*time.Second, func() bool { return ping(k.Addr) })
+	argv := func(port int) []string {
+		return append([]string{bin,
+			"-f", filepath.Join(dir, "kamailio.cfg"),
+			"-DD", "-E", // foreground, log to stderr
+			"-n", "1", "-m", "32", "-M", "4", // one worker, small memory
+			"-Y", run, // runtime dir in the test's temp dir
+			"-l", "udp:127.0.0.1:" + strconv.Itoa(port),
+			"-A", `SCREEN="sip:` + screenAddr + `"`,
+		}, sign...)
+	}
+	k := &Kamailio{}
+	k.p, k.Port = startOnFreePort(t, pick, "kamailio", run, "answer to OPTIONS", 20*time.Second, argv,
+		func(p *proc, port int) bool { return p.bindsUDP(port) && ping("127.0.0.1:"+strconv.Itoa(port)) })
+	k.Addr = "127.0.0.1:" + strconv.Itoa(k.Port)
 	return k
 }
 

@@ -70,30 +70,38 @@ func RunUAC(t testing.TB, u UAC) *UACResult {
 		u.UAS = "127.0.0.1:9"
 	}
 	msgs, errs := filepath.Join(tmp, "messages.log"), filepath.Join(tmp, "errors.log")
-	args := []string{
-		"-sf", filepath.Join(dir, u.Scenario),
-		"-inf", inf,
-		"-key", "uas", u.UAS,
-		"-i", "127.0.0.1", "-p", strconv.Itoa(FreePort(t)), "-t", u.Transport,
-		"-m", strconv.Itoa(len(u.Calls)), "-r", strconv.Itoa(u.Rate), "-l", "100",
-		"-timeout", strconv.Itoa(int(u.Timeout.Seconds())) + "s", "-timeout_error",
-		"-recv_timeout", "5000",
-		"-nostdin",
-		"-trace_msg", "-message_file", msgs,
-		"-trace_err", "-error_file", errs,
-		u.Target,
-	}
-	cmd := exec.Command(bin, args...)
-	cmd.Dir = tmp
-	out, err := cmd.CombinedOutput()
-	res := &UACResult{Output: string(out)}
-	var ee *exec.ExitError
-	switch {
-	case err == nil:
-	case errors.As(err, &ee):
-		res.Exit = ee.ExitCode()
-	default:
-		t.Fatalf("siptest: sipp: %v", err)
+	var res *UACResult
+	for try := 1; ; try++ {
+		args := []string{
+			"-sf", filepath.Join(dir, u.Scenario),
+			"-inf", inf,
+			"-key", "uas", u.UAS,
+			"-i", "127.0.0.1", "-p", strconv.Itoa(FreePort(t)), "-t", u.Transport,
+			"-m", strconv.Itoa(len(u.Calls)), "-r", strconv.Itoa(u.Rate), "-l", "100",
+			"-timeout", strconv.Itoa(int(u.Timeout.Seconds())) + "s", "-timeout_error",
+			"-recv_timeout", "5000",
+			"-nostdin",
+			"-trace_msg", "-message_file", msgs,
+			"-trace_err", "-error_file", errs,
+			u.Target,
+		}
+		cmd := exec.Command(bin, args...)
+		cmd.Dir = tmp
+		out, err := cmd.CombinedOutput()
+		res = &UACResult{Output: string(out)}
+		var ee *exec.ExitError
+		switch {
+		case err == nil:
+		case errors.As(err, &ee):
+			res.Exit = ee.ExitCode()
+		default:
+			t.Fatalf("siptest: sipp: %v", err)
+		}
+		// sipp binds its port before it sends anything: a taken port means no call was made.
+		if res.Exit == 0 || try == 3 || !strings.Contains(res.Output, "Unable to bind main socket") {
+			break
+		}
+		t.Logf("siptest: sipp %s: its port was taken before it bound it; trying another", u.Scenario)
 	}
 	b, _ := os.ReadFile(msgs)
 	res.Messages = string(b)
@@ -146,19 +154,26 @@ type UAS struct {
 // ends.
 func StartUAS(t testing.TB) *UAS {
 	t.Helper()
+	return startUAS(t, FreePort)
+}
+
+func startUAS(t testing.TB, pick func(testing.TB) int) *UAS {
+	t.Helper()
 	bin := Need(t, "sipp", "sip-tester")
 	dir := peerDir(t, "sipp")
 	tmp := t.TempDir()
-	port := FreePort(t)
-	u := &UAS{Port: port, Addr: "127.0.0.1:" + strconv.Itoa(port), msgsPath: filepath.Join(tmp, "uas-messages.log")}
-	u.p = start(t, "sipp-uas", tmp, bin,
-		"-sf", filepath.Join(dir, "uas.xml"),
-		"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1",
-		"-nostdin",
-		"-trace_msg", "-message_file", u.msgsPath,
-		"-trace_err", "-error_file", filepath.Join(tmp, "uas-errors.log"),
-	)
-	u.p.waitFor(t, "UDP socket", 10*time.Second, func() bool { return udpBound(port) })
+	u := &UAS{msgsPath: filepath.Join(tmp, "uas-messages.log")}
+	u.p, u.Port = startOnFreePort(t, pick, "sipp-uas", tmp, "UDP socket", 10*time.Second,
+		func(port int) []string {
+			return []string{bin,
+				"-sf", filepath.Join(dir, "uas.xml"),
+				"-i", "127.0.0.1", "-p", strconv.Itoa(port), "-t", "u1",
+				"-nostdin",
+				"-trace_msg", "-message_file", u.msgsPath,
+				"-trace_err", "-error_file", filepath.Join(tmp, "uas-errors.log"),
+			}
+		}, (*proc).bindsUDP)
+	u.Addr = "127.0.0.1:" + strconv.Itoa(u.Port)
 	return u
 }
 

@@ -19,6 +19,7 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
@@ -85,25 +86,85 @@ func peerDir(t testing.TB, name string) string {
 	return d
 }
 
-// FreePort returns a UDP port on 127.0.0.1 that was free a moment ago (and whose TCP twin was
-// too), for a peer that takes its port on the command line.
+// FreePort returns a loopback port that was free over UDP and TCP a moment ago, for a peer that
+// takes its port on the command line. It is picked at random below the kernel's ephemeral range,
+// so that no socket bound to port 0 (a client's, or a server's in another test) can take it
+// before the peer binds it, and never twice in one process. Another test process can still pick
+// the same one: the peers' starters try again on a new port when theirs was taken.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	for range 50 {
-		u, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
+	lo, hi := portRange()
+	portMu.Lock()
+	defer portMu.Unlock()
+	for range 200 {
+		port := lo + rand.IntN(hi-lo)
+		if portsGiven[port] {
+			continue
 		}
-		port := u.LocalAddr().(*net.UDPAddr).Port
+		u, err := net.ListenPacket("udp", "127.0.0.1:"+strconv.Itoa(port))
+		if err != nil {
+			continue
+		}
 		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(port))
 		u.Close()
 		if err == nil {
 			l.Close()
+			portsGiven[port] = true
 			return port
 		}
 	}
 	t.Fatal("siptest: no free port")
 	return 0
+}
+
+var (
+	portMu     sync.Mutex
+	portsGiven = map[int]bool{}
+)
+
+// portRange is where FreePort picks: from 20000 up to the first ephemeral port (32768 on
+// Linux by default), or 40000–50000 when the ephemeral range starts too low to leave room.
+func portRange() (lo, hi int) {
+	lo, hi = 20000, 32768
+	if b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range"); err == nil {
+		if f := strings.Fields(string(b)); len(f) == 2 {
+			if first, err := strconv.Atoi(f[0]); err == nil {
+				hi = first
+			}
+		}
+	}
+	if hi-lo < 2000 {
+		return 40000, 50000
+	}
+	return lo, hi
+}
+
+// portTaken reports whether a peer's output says its port was taken: errno 98, as sipp and
+// kamailio print it.
+func portTaken(output string) bool {
+	return strings.Contains(output, "Address already in use") || strings.Contains(output, "errno = 98")
+}
+
+// startOnFreePort starts a peer on a port from pick (FreePort) and waits until ready holds
+// (which should check that the peer itself bound the port: see bindsUDP); if the peer exits first because another process bound its port in the meantime, it
+// starts it again on another port (three tries).
+func startOnFreePort(t testing.TB, pick func(testing.TB) int, name, dir, what string, d time.Duration,
+	argv func(port int) []string, ready func(p *proc, port int) bool) (*proc, int) {
+	t.Helper()
+	for try := 1; ; try++ {
+		port := pick(t)
+		p := start(t, name, dir, argv(port)...)
+		err := p.wait(what, d, func() bool { return ready(p, port) })
+		if err == nil {
+			return p, port
+		}
+		if try < 3 && p.exited() && portTaken(p.output(8<<10)) {
+			t.Logf("siptest: %s: port %d was taken before it bound it; trying another", name, port)
+			p.quiet = true
+			continue
+		}
+		t.Fatal(err)
+	}
 }
 
 // udpBound reports whether something listens on 127.0.0.1:port over UDP.
@@ -116,6 +177,56 @@ func udpBound(port int) bool {
 	return false
 }
 
+// bindsUDP reports whether a process of the peer's process group holds a UDP socket bound to
+// 127.0.0.1:port. That something is bound there is not enough: another process that took the
+// port would show the same. Linux only (/proc); elsewhere it falls back to the port being bound.
+func (p *proc) bindsUDP(port int) bool {
+	table, err := os.ReadFile("/proc/net/udp")
+	if err != nil {
+		return udpBound(port)
+	}
+	local := fmt.Sprintf("0100007F:%04X", port)
+	inodes := map[string]bool{}
+	for line := range strings.SplitSeq(string(table), "\n") {
+		// sl local_address rem_address st tx_queue:rx_queue tr:tm->when retrnsmt uid timeout inode
+		if f := strings.Fields(line); len(f) > 9 && f[1] == local {
+			inodes["socket:["+f[9]+"]"] = true
+		}
+	}
+	if len(inodes) == 0 {
+		return false
+	}
+	procs, _ := os.ReadDir("/proc")
+	for _, e := range procs {
+		pid, err := strconv.Atoi(e.Name())
+		if err != nil || !inGroup(pid, p.cmd.Process.Pid) {
+			continue
+		}
+		fds, _ := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+		for _, fd := range fds {
+			if target, err := os.Readlink(fmt.Sprintf("/proc/%d/fd/%s", pid, fd.Name())); err == nil && inodes[target] {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// inGroup reports whether process pid is in process group pgid (the fifth field of its stat,
+// after the command name in parentheses).
+func inGroup(pid, pgid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return false
+	}
+	i := bytes.LastIndexByte(b, ')')
+	if i < 0 {
+		return false
+	}
+	f := strings.Fields(string(b[i+1:])) // state ppid pgrp …
+	return len(f) > 2 && f[2] == strconv.Itoa(pgid)
+}
+
 // proc is a peer subprocess in its own process group, its output in a file.
 type proc struct {
 	name    string
@@ -124,6 +235,7 @@ type proc struct {
 	done    chan struct{}
 	err     error
 	once    sync.Once
+	quiet   bool // a try abandoned for another port: not logged when the test fails
 }
 
 func start(t testing.TB, name, dir string, argv ...string) *proc {
@@ -149,7 +261,7 @@ func start(t testing.TB, name, dir string, argv ...string) *proc {
 	}()
 	t.Cleanup(func() {
 		p.stop()
-		if t.Failed() {
+		if t.Failed() && !p.quiet {
 			t.Logf("siptest: %s output (%s):\n%s", name, strings.Join(argv, " "), p.output(16<<10))
 		}
 	})
@@ -189,17 +301,26 @@ func (p *proc) output(max int) string {
 	return string(b)
 }
 
-// waitFor polls cond every 20 ms until it holds, the peer exits or d passes.
+// waitFor polls cond every 20 ms until it holds, and fails the test if the peer exits or d
+// passes first.
 func (p *proc) waitFor(t testing.TB, what string, d time.Duration, cond func() bool) {
 	t.Helper()
+	if err := p.wait(what, d, cond); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// wait polls cond every 20 ms until it holds, the peer exits or d passes.
+func (p *proc) wait(what string, d time.Duration, cond func() bool) error {
 	deadline := time.Now().Add(d)
 	for !cond() {
 		if p.exited() {
-			t.Fatalf("siptest: %s exited before %s: %v\n%s", p.name, what, p.err, p.output(8<<10))
+			return fmt.Errorf("siptest: %s exited before %s: %v\n%s", p.name, what, p.err, p.output(8<<10))
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("siptest: %s: no %s within %s\n%s", p.name, what, d, p.output(8<<10))
+			return fmt.Errorf("siptest: %s: no %s within %s\n%s", p.name, what, d, p.output(8<<10))
 		}
 		time.Sleep(20 * time.Millisecond)
 	}
+	return nil
 }
