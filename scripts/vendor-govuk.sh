@@ -10,7 +10,8 @@
 #       # then update the pins below
 #
 # What lands in web/static/govuk/:
-#   govuk-frontend.min.css   dist/govuk/govuk-frontend.min.css, byte for byte
+#   govuk-frontend.min.css   dist/govuk/govuk-frontend.min.css, byte for byte (with
+#                            --non-govuk-domain: less its @font-face rules, see below)
 #   assets/fonts/*.woff2     the fonts its @font-face rules name (woff2 only: each rule lists
 #                            woff2 first, so only browsers without woff2 would want the .woff)
 #   assets/images/*          the images its url()s name (the footer crest)
@@ -22,8 +23,9 @@
 #
 # GDS Transport (the fonts) is marked in the stylesheet "customised for exclusive use on
 # gov.uk", and the crest is Crown artwork: the GOV.UK Design System says both are for services
-# on the GOV.UK domain. --non-govuk-domain leaves them out; the stylesheet's font stack then
-# falls back to Arial (the browser's requests for the fonts get 404).
+# on the GOV.UK domain. --non-govuk-domain leaves them out, and takes the stylesheet's
+# @font-face rules out with them: its font stack, "GDS Transport", arial, sans-serif, then falls
+# back to Arial without the browser ever asking for a font file that is not there.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -65,6 +67,14 @@ fi
 rm -rf "$dest"
 mkdir -p "$dest"
 cp "$css" "$dest/"
+if [ "$brand" = no ]; then
+  sed -E -i 's/@font-face\{[^}]*\}//g' "$dest/govuk-frontend.min.css"
+  if grep -q -e '@font-face' -e '/assets/fonts/' "$dest/govuk-frontend.min.css"; then
+    echo "vendor-govuk: could not take the @font-face rules out of the stylesheet" >&2
+    exit 1
+  fi
+  css="$dest/govuk-frontend.min.css"   # the url()s below are the ones left
+fi
 # Copy what the stylesheet's url()s name, each from dist/govuk/assets/ to the same place under
 # $dest/assets/. A url outside /assets/ (or one not in the package) stops the script.
 grep -o 'url([^)]*)' "$css" | sed -e 's/^url(//' -e 's/)$//' -e 's/^["'\'']//' -e 's/["'\'']$//' | sort -u |
