@@ -209,7 +209,7 @@ func TestSignedDirect(t *testing.T) {
 
 // TestCommandKamailio runs the path with the real command, `unspoof screen serve --sip`, as a
 // network would deploy it: a DNO-spoofed call through kamailio is declined, a good unsigned
-// call reaches the callee with the verdict. Skipped until the command has the --sip flag.
+// call reaches the callee with the verdict.
 func TestCommandKamailio(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds the unspoof command")

@@ -45,13 +45,13 @@ type ScreenServe struct {
 
 // StartScreenServe runs `unspoof screen serve --http 127.0.0.1:0 --sip 127.0.0.1:0 ARGS…` with
 // the binary at bin, and returns once it announced its SIP address on stderr ("screening SIP
-// on ADDR …"). It is stopped when the test ends. The test is skipped when the command has no
-// --sip flag.
+// on ADDR …"). It is stopped when the test ends. The test fails when the command has no --sip
+// flag.
 func StartScreenServe(t testing.TB, bin string, args ...string) *ScreenServe {
 	t.Helper()
 	help, _ := exec.Command(bin, "screen", "serve", "--help").CombinedOutput()
 	if !strings.Contains(string(help), "--sip") {
-		t.Skip("siptest: unspoof screen serve has no --sip flag (the SIP front end is not wired into the command)")
+		t.Fatalf("siptest: unspoof screen serve has no --sip flag: the SIP front end is no longer wired into the command\n%s", help)
 	}
 	argv := append([]string{bin, "screen", "serve", "--http", "127.0.0.1:0", "--sip", "127.0.0.1:0"}, args...)
 	p := start(t, "unspoof", t.TempDir(), argv...)
