@@ -52,12 +52,16 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.r.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	db.r.SetMaxIdleConns(readersIdle)
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	return db, nil
 }
+
+// readersIdle is how many idle reader connections are kept open (database/sql's default).
+const readersIdle = 2
 
 // cacheSize is each connection's page cache: 128 MiB.
 const cacheSize = "-131072"
