@@ -227,3 +227,35 @@ func TestBulkLoadLeavesWAL(t *testing.T) {
 		t.Errorf("the other connection sees %d calls, want 30000", n)
 	}
 }
+
+// A new store is created with 16 KiB pages, in WAL mode; a store made before, with SQLite's
+// 4 KiB pages, keeps them.
+func TestPageSize(t *testing.T) {
+	t.Parallel()
+	ctx, db := setup(t)
+	var size int
+	if err := db.w.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil || size != 16384 {
+		t.Errorf("new store: page size %d (%v), want 16384", size, err)
+	}
+	if mode, header := journalMode(t, ctx, db); mode != "wal" || header != [2]byte{2, 2} {
+		t.Errorf("new store: journal mode %s, header %v; want wal, [2 2]", mode, header)
+	}
+
+	path := filepath.Join(t.TempDir(), "old.db")
+	old, err := sql.Open("sqlite3", "file:"+path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := old.Exec(`PRAGMA page_size = 4096; PRAGMA journal_mode = WAL; CREATE TABLE t (x)`); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	db2, err := Open(ctx, path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db2.Close()
+	if err := db2.w.QueryRowContext(ctx, `PRAGMA page_size`).Scan(&size); err != nil || size != 4096 {
+		t.Errorf("older store: page size %d (%v), want 4096 kept", size, err)
+	}
+}

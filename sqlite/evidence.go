@@ -314,12 +314,14 @@ func (l *loader) flush(ctx context.Context) error {
 	if len(l.indexes) == 0 {
 		return nil
 	}
-	// SQLite sorts an index's keys in runs of at most cache_size bytes; with helper threads it
-	// sorts and writes each full run in the background while the writer goes on reading the
-	// table, then merges the runs in parallel. Runs of 32 MiB, rather than the connection's 128,
-	// keep the helpers busy and bound the memory of the rebuild (each thread holds a run). Both
-	// settings are put back for the connection's other work.
-	for _, p := range []string{fmt.Sprintf(`PRAGMA threads = %d`, min(runtime.NumCPU(), 8)), `PRAGMA cache_size = -32768`} {
+	// SQLite sorts an index's keys in runs of at most cache_size bytes (and at least 250 pages);
+	// with helper threads it sorts and writes each full run in the background while the writer
+	// goes on reading the table, then merges the runs in parallel. It sorts a run as a linked
+	// list, and a run that fits the processor's cache sorts much faster: 4 MiB runs rebuilt the
+	// two indexes of 10M calls in 9 s where 32 MiB runs took 15 s (the connection's 128 MiB,
+	// longer still, and each thread holds a run). Both settings are put back for the
+	// connection's other work.
+	for _, p := range []string{fmt.Sprintf(`PRAGMA threads = %d`, min(runtime.NumCPU(), 8)), `PRAGMA cache_size = -4096`} {
 		if _, err := l.tx.ExecContext(ctx, p); err != nil {
 			return fmt.Errorf("rebuild index: %w", err)
 		}
