@@ -7,9 +7,11 @@ import (
 	"context"
 	"database/sql"
 	"embed"
+	"errors"
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"runtime"
 	"sort"
 	"strings"
@@ -41,6 +43,9 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, unspoof.Errorf(unspoof.EINVALID, "sqlite: no database path")
 	}
 	db := &DB{path: path, Now: time.Now}
+	if err := create(path); err != nil {
+		return nil, fmt.Errorf("create %s: %w", path, err)
+	}
 	var err error
 	if db.w, err = sql.Open("sqlite3", dsn(path, false)); err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -52,12 +57,44 @@ func Open(ctx context.Context, path string) (*DB, error) {
 		return nil, fmt.Errorf("open %s: %w", path, err)
 	}
 	db.r.SetMaxOpenConns(max(4, runtime.NumCPU()))
+	db.r.SetMaxIdleConns(readersIdle)
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	return db, nil
 }
+
+// pageSize is the page size of the stores this package creates: 16 KiB rather than SQLite's
+// 4 KiB, a quarter of the pages (and of the writes, page-cache look-ups and b-tree splits) for
+// the same rows; it took a 10M-call ingest from 26.5 to 24.9 s, the index rebuild from 10.5 to
+// 9.1 s. A file keeps the page size it was created with (only VACUUM changes it), so older
+// stores keep theirs.
+const pageSize = "16384"
+
+// create makes the file at path, if there is none, with pageSize pages and in WAL mode. This
+// must come before any connection opens it through dsn: setting WAL mode on an empty file
+// writes its first page, which fixes the page size.
+func create(path string) error {
+	if _, err := os.Stat(path); !errors.Is(err, fs.ErrNotExist) {
+		return nil // there, or unknown: opening it will tell
+	}
+	c, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	c.SetMaxOpenConns(1)
+	for _, p := range []string{`PRAGMA page_size = ` + pageSize, `PRAGMA journal_mode = WAL`} {
+		if _, err := c.Exec(p); err != nil {
+			return err
+		}
+	}
+	return c.Close()
+}
+
+// readersIdle is how many idle reader connections are kept open (database/sql's default).
+const readersIdle = 2
 
 // cacheSize is each connection's page cache: 128 MiB.
 const cacheSize = "-131072"
