@@ -259,3 +259,49 @@ func TestPageSize(t *testing.T) {
 		t.Errorf("older store: page size %d (%v), want 4096 kept", size, err)
 	}
 }
+
+// TestOpenDuringBulkLoad: a command opening the store while another process's bulk load has it
+// to itself is told so in words, not "database is locked".
+func TestOpenDuringBulkLoad(t *testing.T) {
+	t.Parallel()
+	ctx, db := setup(t)
+	var account int64
+	if err := db.Load(ctx, &unspoof.Source{Kind: unspoof.KindAccounts, Name: "a.csv", SHA256: "a"}, func(l unspoof.Loader) error {
+		a := &unspoof.Account{ExternalID: "U1", Ref: unspoof.Ref{SourceRow: 2}}
+		err := l.AddAccount(ctx, a)
+		account = a.ID
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	src := &unspoof.Source{Kind: unspoof.KindCalls, Name: "c.csv", SHA256: "c", Size: 1 << 30}
+	err := db.Load(ctx, src, func(l unspoof.Loader) error {
+		for i := range 10_000 {
+			if err := l.AddCall(ctx, &unspoof.Call{AccountID: account, StartedAt: time.Unix(1e9+int64(i), 0),
+				CLI: unspoof.Phone{Raw: "x"}, Callee: unspoof.Phone{Raw: fmt.Sprint("0770090", i%10000), E164: fmt.Sprint("+44770090", i%10000)},
+				Ref: unspoof.Ref{SourceRow: int64(i + 2)}}); err != nil {
+				return err
+			}
+		}
+		if _, err := os.Stat(db.Path() + "-journal"); err != nil {
+			t.Fatalf("no rollback journal during the bulk load: %v", err)
+		}
+		other, err := Open(ctx, db.Path())
+		if err == nil {
+			other.Close()
+			t.Fatal("opened the store during another's bulk load")
+		}
+		if unspoof.ErrorCode(err) != unspoof.ECONFLICT || !strings.Contains(err.Error(), "being written by a large load in another process") {
+			t.Errorf("opening during a bulk load: %v (code %s), want it said in words", err, unspoof.ErrorCode(err))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := Open(ctx, db.Path())
+	if err != nil {
+		t.Fatalf("after the load: %v", err)
+	}
+	other.Close()
+}

@@ -17,7 +17,7 @@ import (
 	"strings"
 	"time"
 
-	_ "github.com/mattn/go-sqlite3" // registers "sqlite3"
+	"github.com/mattn/go-sqlite3" // registers "sqlite3"
 
 	"github.com/unspoof/unspoof"
 )
@@ -60,9 +60,25 @@ func Open(ctx context.Context, path string) (*DB, error) {
 	db.r.SetMaxIdleConns(readersIdle)
 	if err := db.migrate(ctx); err != nil {
 		db.Close()
+		if bulkLoadElsewhere(path, err) {
+			return nil, unspoof.Errorf(unspoof.ECONFLICT, "%s is being written by a large load in another "+
+				"process (a calls ingest has the store to itself until it ends): try again when it has finished", path)
+		}
 		return nil, fmt.Errorf("migrate %s: %w", path, err)
 	}
 	return db, nil
+}
+
+// bulkLoadElsewhere reports whether err, from opening the store at path, is the lock of another
+// process's bulk load: the store is locked (or, to a connection asking for WAL mode, read-only)
+// and has a rollback journal, which only such a load makes.
+func bulkLoadElsewhere(path string, err error) bool {
+	var se sqlite3.Error
+	if !errors.As(err, &se) || (se.Code != sqlite3.ErrBusy && se.Code != sqlite3.ErrLocked && se.Code != sqlite3.ErrReadonly) {
+		return false
+	}
+	_, serr := os.Stat(path + "-journal")
+	return serr == nil
 }
 
 // pageSize is the page size of the stores this package creates: 16 KiB rather than SQLite's
