@@ -288,7 +288,8 @@ func TestNoEnumeration(t *testing.T) {
 	var known, unknown []time.Duration
 	var kb, ub string
 	stranger = victim.NewCode() // well-formed, in no text we sent
-	for i := range 21 { // which goes first alternates, so that neither always follows the other
+	// Which goes first alternates, so that neither always follows the other.
+	for i := range 21 {
 		if i%2 == 1 {
 			b2, d2 := pages("reference", stranger, "phone", "07911 999999")
 			unknown, ub = append(unknown, d2), b2
