@@ -240,9 +240,10 @@ func TestSMSCSimCmd(t *testing.T) {
 	lines := bufio.NewScanner(stdout)
 	var simOut strings.Builder
 	var addr string
+	listening := regexp.MustCompile(`^SMSC SIMULATOR .* on (127\.0\.0\.1:\d+):`)
 	for addr == "" && lines.Scan() {
 		simOut.WriteString(lines.Text() + "\n")
-		if m := regexp.MustCompile(`^SMSC SIMULATOR .* on (127\.0\.0\.1:\d+):`).FindStringSubmatch(lines.Text()); m != nil {
+		if m := listening.FindStringSubmatch(lines.Text()); m != nil {
 			addr = m[1]
 		}
 	}

@@ -98,7 +98,7 @@ func RunUAC(t testing.TB, u UAC) *UACResult {
 			t.Fatalf("siptest: sipp: %v", err)
 		}
 		// sipp binds its port before it sends anything: a taken port means no call was made.
-		if res.Exit == 0 || try == 3 || !strings.Contains(res.Output, "Unable to bind main socket") {
+		if res.Exit == 0 || try == 3 || !portTaken(res.Output) {
 			break
 		}
 		t.Logf("siptest: sipp %s: its port was taken before it bound it; trying another", u.Scenario)
