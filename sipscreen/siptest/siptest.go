@@ -145,9 +145,10 @@ func portTaken(output string) bool {
 	return strings.Contains(output, "Address already in use") || strings.Contains(output, "errno = 98")
 }
 
-// startOnFreePort starts a peer on a port from pick (FreePort) and waits until ready holds
-// (which should check that the peer itself bound the port: see bindsUDP); if the peer exits first because another process bound its port in the meantime, it
-// starts it again on another port (three tries).
+// startOnFreePort starts a peer on a port from pick (FreePort) and waits until ready holds,
+// which should check that the peer itself bound the port (bindsUDP). If the peer exits first
+// because another process bound its port in the meantime, it starts it again on another port
+// (three tries).
 func startOnFreePort(t testing.TB, pick func(testing.TB) int, name, dir, what string, d time.Duration,
 	argv func(port int) []string, ready func(p *proc, port int) bool) (*proc, int) {
 	t.Helper()
